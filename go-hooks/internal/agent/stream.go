@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/koala-replay/koala/go-hooks/internal/pb"
+)
+
+const (
+	protocolVersion = 1
+	agentVersion    = "koala-go-agent/0.1.0"
+	backoffMin      = 50 * time.Millisecond
+	backoffMax      = time.Second
+)
+
+var errStopped = errors.New("koala: agent stopped")
+
+func sprintf(f string, args ...any) string { return fmt.Sprintf(f, args...) }
+
+// run keeps one stream to the gateway alive for the life of the process. Everything it starts
+// (the ClientConn, grpc-go's own goroutines, the config reader) descends from this goroutine and
+// so inherits its exclusion from recording.
+func (a *agent) run() {
+	excludeCurrent()
+	defer close(a.done)
+	backoff := backoffMin
+	for {
+		began := time.Now()
+		err := a.session()
+		if errors.Is(err, errStopped) {
+			return
+		}
+		if time.Since(began) > 2*backoffMax {
+			backoff = backoffMin
+		}
+		a.log.debugf("gateway %s: %v; retrying in %v", a.set.gatewayAddr, err, backoff)
+		select {
+		case <-a.stop:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, backoffMax)
+	}
+}
+
+// session runs one stream: hello, then batches until the stream or the gateway fails.
+func (a *agent) session() error {
+	// passthrough: the address is used as given, no resolver goroutine, no DNS traffic.
+	cc, err := grpc.NewClient("passthrough:///"+a.set.gatewayAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-a.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	stream, err := pb.NewAgentServiceClient(cc).Connect(ctx)
+	if err != nil {
+		return a.stopped(err)
+	}
+	if err := stream.Send(&pb.AgentMessage{Body: &pb.AgentMessage_Hello{Hello: a.hello()}}); err != nil {
+		return a.stopped(err)
+	}
+	a.connects.Add(1)
+	a.log.infof("connected to gateway %s", a.set.gatewayAddr)
+
+	recvErr := make(chan error, 1)
+	go func() {
+		excludeCurrent()
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				cancel()
+				return
+			}
+			if c := msg.GetConfig(); c != nil {
+				a.applyConfig(c)
+			}
+		}
+	}()
+
+	// Drops from before this stream are reported first thing after the reconnect.
+	a.q.pushDropReport(uint64(time.Now().UnixNano()))
+	if err := a.flush(stream); err != nil {
+		return a.stopped(err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			select {
+			case err := <-recvErr:
+				return a.stopped(err)
+			default:
+				return a.stopped(ctx.Err())
+			}
+		case <-a.q.notify:
+		}
+		if !a.q.ready() {
+			t := time.NewTimer(flushDelay)
+			select {
+			case <-a.q.full:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+		a.q.pushDropReport(uint64(time.Now().UnixNano()))
+		if err := a.flush(stream); err != nil {
+			return a.stopped(err)
+		}
+	}
+}
+
+type sender interface {
+	Send(*pb.AgentMessage) error
+}
+
+// flush sends everything queued, in batches. A batch whose Send fails is counted as dropped.
+func (a *agent) flush(stream sender) error {
+	for {
+		batch := a.q.take()
+		if batch == nil {
+			return nil
+		}
+		msg := &pb.AgentMessage{Body: &pb.AgentMessage_Batch{Batch: &pb.EventBatch{Events: batch}}}
+		if err := stream.Send(msg); err != nil {
+			a.q.countLost(batch)
+			return err
+		}
+	}
+}
+
+func (a *agent) stopped(err error) error {
+	select {
+	case <-a.stop:
+		return errStopped
+	default:
+		return err
+	}
+}
+
+func (a *agent) hello() *pb.AgentHello {
+	host, _ := os.Hostname()
+	return &pb.AgentHello{
+		ProtocolVersion: protocolVersion,
+		Kind:            pb.AgentKind_AGENT_KIND_GO_HOOKS,
+		SutName:         a.set.sutName,
+		Pid:             int32(os.Getpid()),
+		Hostname:        host,
+		StartNs:         a.startNs,
+		Mode:            a.set.mode & a.allowed,
+		AgentVersion:    agentVersion,
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !koala_replayer
+
+package hooks
+
+const buildReplay = false

@@ -1,0 +1,161 @@
+//go:build koala_go
+
+package hooks
+
+import (
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/koala-replay/koala/go-hooks/internal/agent"
+	"github.com/koala-replay/koala/go-hooks/internal/gid"
+	"github.com/koala-replay/koala/go-hooks/internal/pb"
+)
+
+// Recording reports whether this process records now (zero-copy I/O is avoided meanwhile).
+func Recording() bool { return mode()&pb.Mode_MODE_RECORD != 0 }
+
+// newEvent stamps an event with the current goroutine's identity and marks the goroutine as
+// tracked, so its exit is reported.
+func newEvent(kind pb.EventKind) *pb.Event {
+	goid, parent, owner := gid.Current()
+	if f := gid.Flags(); f&gid.FlagTracked == 0 {
+		gid.SetFlags(f | gid.FlagTracked)
+	}
+	return &pb.Event{
+		TsNs:      uint64(time.Now().UnixNano()),
+		Tid:       int64(goid),
+		Vtid:      int64(owner),
+		ParentTid: int64(parent),
+		Kind:      kind,
+	}
+}
+
+// discard swallows a panic: a hook must never take the application down.
+func discard() { _ = recover() }
+
+func onConnect(fd, sotype int, id uint64, ra syscall.Sockaddr) (redirect syscall.Sockaddr, ignore bool) {
+	defer discard()
+	if gid.Excluded() {
+		return nil, true
+	}
+	dst := fromSockaddr(ra)
+	if agent.IsBypass(hostPort(dst)) {
+		return nil, true
+	}
+	if sotype != syscall.SOCK_STREAM {
+		return nil, false // datagrams report their own destination
+	}
+	var local *pb.Address
+	if mode()&pb.Mode_MODE_REPLAY != 0 && dst != nil && dst.Family != pb.AddressFamily_ADDRESS_FAMILY_UNIX {
+		_, v6 := ra.(*syscall.SockaddrInet6)
+		if to := redirectSockaddr(outboundAddr(), v6); to != nil {
+			_ = syscall.Bind(fd, loopbackAny(v6)) // fails harmlessly when the dialer bound already
+			if sa, err := syscall.Getsockname(fd); err == nil {
+				local = fromSockaddr(sa)
+			}
+			redirect = to
+		}
+	}
+	ev := newEvent(pb.EventKind_EVENT_KIND_CONNECT)
+	ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM
+	ev.Peer, ev.OriginalDst, ev.Local = dst, dst, local
+	publish(ev)
+	return redirect, false
+}
+
+func onAccept(fd int, id, listenID uint64, laddr, raddr net.Addr) bool {
+	defer discard()
+	if gid.Excluded() {
+		return true
+	}
+	local := fromAddr(laddr)
+	if agent.IsBypass(hostPort(local)) {
+		return true
+	}
+	ev := newEvent(pb.EventKind_EVENT_KIND_ACCEPT)
+	ev.ConnId, ev.Fd, ev.SocketType, ev.ListenConnId = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM, listenID
+	ev.Local, ev.Peer = local, fromAddr(raddr)
+	publish(ev)
+	return false
+}
+
+// roleAccepted is net's koalaRole of an accepted connection; 0 means not seen opening.
+const (
+	roleUnknown  = 0
+	roleAccepted = 1
+)
+
+func onIO(fd int, id uint64, role uint8, write bool, p []byte, eof bool, laddr, raddr net.Addr) {
+	defer discard()
+	if gid.Excluded() {
+		return
+	}
+	// The first goroutine to read a request from an accepted connection becomes the root of
+	// a session: it and the goroutines it starts work for it.
+	if role == roleAccepted && !write {
+		if goid, _, owner := gid.Current(); owner == 0 {
+			gid.SetOwner(goid)
+		}
+	}
+	kind := pb.EventKind_EVENT_KIND_RECV
+	if write {
+		kind = pb.EventKind_EVENT_KIND_SEND
+	}
+	for first := true; first || len(p) > 0; first = false {
+		chunk := p
+		if len(chunk) > maxChunk {
+			chunk = chunk[:maxChunk]
+		}
+		p = p[len(chunk):]
+		ev := newEvent(kind)
+		ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM
+		if !eof {
+			ev.Payload = append([]byte(nil), chunk...)
+			ev.PayloadLen = uint64(len(chunk))
+		}
+		if role == roleUnknown {
+			ev.Local, ev.Peer = fromAddr(laddr), fromAddr(raddr)
+		}
+		publish(ev)
+	}
+}
+
+func onDatagram(fd int, id uint64, p []byte, laddr, to net.Addr) {
+	defer discard()
+	if gid.Excluded() {
+		return
+	}
+	dst := fromAddr(to)
+	if agent.IsBypass(hostPort(dst)) {
+		return
+	}
+	ev := newEvent(pb.EventKind_EVENT_KIND_DATAGRAM)
+	ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_DGRAM
+	ev.Local, ev.Peer, ev.OriginalDst = fromAddr(laddr), dst, dst
+	ev.Payload, ev.PayloadLen = append([]byte(nil), p...), uint64(len(p))
+	publish(ev)
+}
+
+func onClose(fd int, id uint64) {
+	defer discard()
+	if gid.Excluded() {
+		return
+	}
+	ev := newEvent(pb.EventKind_EVENT_KIND_CLOSE)
+	ev.ConnId, ev.Fd = id, int32(fd)
+	publish(ev)
+}
+
+// onExit runs on the exiting goroutine, which did traced I/O.
+func onExit(goid, owner uint64) {
+	defer discard()
+	_, parent, _ := gid.Current()
+	publish(&pb.Event{
+		TsNs:      uint64(time.Now().UnixNano()),
+		Tid:       int64(goid),
+		Vtid:      int64(owner),
+		ParentTid: int64(parent),
+		Kind:      pb.EventKind_EVENT_KIND_THREAD_EXIT,
+	})
+}

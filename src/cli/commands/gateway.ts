@@ -1,0 +1,61 @@
+/**
+ * `koala gateway`: runs the gateway in the foreground. Prints exactly one line on stdout when it
+ * is ready (tests and scripts parse it); logs go to KOALA_LOG_FILE. SIGTERM/SIGINT end open
+ * sessions, flush the store and exit 0.
+ */
+import { renderOptionHelp } from '../../config/config-doc.js';
+import { loadConfig } from '../../config/load-config.js';
+import { Gateway } from '../../gateway/gateway.js';
+import { Logger } from '../../log/logger.js';
+import { configFlagSpec, configFlags, parseCommandArgs } from '../cli-args.js';
+
+export const gatewayHelp = `Usage: koala gateway [--mode record] [--store DIR] [--agent-socket PATH] [--grpc-addr HOST:PORT] [options]
+
+Runs the gateway: listens for agents (unix socket for the C shim, gRPC for Go), assembles their
+traffic into sessions and stores them under --store. When ready it prints one line on stdout:
+
+  koala gateway ready mode=<mode> store=<dir or -> agent-socket=<path> grpc=<host:port>
+
+SIGTERM or SIGINT ends open sessions, flushes the store and exits 0.
+
+Options (flags override the environment):
+${renderOptionHelp()}
+  -h, --help                      Show this help.
+`;
+
+export async function gatewayCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('gateway', argv, configFlagSpec());
+  if (values.help) {
+    process.stdout.write(gatewayHelp);
+    return 0;
+  }
+  const config = loadConfig({ env: process.env, flags: configFlags(values) });
+  const logger = Logger.create({ level: config.logLevel, file: config.logFile });
+  const gw = await Gateway.start({ ...config, logger });
+  const log = logger.child('gateway');
+
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      log.info('stopping', { signal });
+      gw.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error('error while stopping', { err });
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+
+  process.stdout.write(
+    `koala gateway ready mode=${config.mode} store=${config.storeDir ?? '-'} agent-socket=${gw.agentSocket} grpc=${gw.agentGrpcAddr}\n`,
+  );
+  const code = await done;
+  logger.close();
+  return code;
+}

@@ -1,0 +1,65 @@
+/**
+ * The per-connection protocol both transports share: the first message must be a hello (which
+ * creates the AgentLink and gets the configuration back), every later one a batch. Keeping it in
+ * one place means the shim socket and the gRPC stream cannot drift apart.
+ */
+import { KoalaError } from '../errors.js';
+import type { AgentConfig, AgentMessage } from '../generated/koala/v1/agent.pb.js';
+import { channels, publish } from '../log/channels.js';
+import type { AgentLink, AgentSink } from './agent-sink.js';
+
+let lastLinkId = 0;
+
+/** Link ids are unique across both transports for the life of the gateway process. */
+export function nextLinkId(): number {
+  return ++lastLinkId;
+}
+
+export class AgentStream {
+  private current: AgentLink | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly transport: 'unix' | 'grpc',
+    private readonly sink: AgentSink,
+    private readonly send: (config: AgentConfig) => void,
+  ) {}
+
+  get link(): AgentLink | undefined {
+    return this.current;
+  }
+
+  /** Applies one message; throws KoalaError KOALA_ERR_PROTOCOL when it breaks the protocol. */
+  handle(msg: AgentMessage): void {
+    if (this.ended) return;
+    const body = msg.body;
+    if (body === undefined) throw new KoalaError('KOALA_ERR_FRAME_MALFORMED', 'message carries neither hello nor batch');
+    if (body.$case === 'hello') {
+      if (this.current) throw new KoalaError('KOALA_ERR_PROTOCOL', 'second hello on one connection');
+      const send = this.send;
+      const link: AgentLink = {
+        linkId: nextLinkId(),
+        hello: body.value,
+        transport: this.transport,
+        sendConfig: (config) => send(config),
+      };
+      this.current = link;
+      const config = this.sink.agentConnected(link);
+      publish(channels.agentConnect, { linkId: link.linkId, transport: link.transport, hello: link.hello });
+      send(config);
+      return;
+    }
+    if (!this.current) throw new KoalaError('KOALA_ERR_PROTOCOL', 'batch before hello');
+    if (body.value.events.length > 0) this.sink.agentEvents(this.current, body.value.events);
+  }
+
+  /** Ends the link once (idempotent); tells the sink only if a hello was seen. */
+  end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    const link = this.current;
+    if (!link) return;
+    this.sink.agentDisconnected(link, reason);
+    publish(channels.agentDisconnect, { linkId: link.linkId, transport: link.transport, reason });
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The gRPC endpoint the Go agents stream to (AgentService.Connect). Same protocol as the shim
+ * socket through AgentStream; a broken stream is ended with a status and nothing else is touched.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { KoalaError, isKoalaError } from '../errors.js';
+import {
+  AgentServiceService,
+  type AgentMessage,
+  type AgentServiceServer,
+  type GatewayMessage,
+} from '../generated/koala/v1/agent.pb.js';
+import { parseHostPort, formatHostPort, isLoopbackHost } from '../config/option-parsers.js';
+import { channels, publish } from '../log/channels.js';
+import { Logger } from '../log/logger.js';
+import type { AgentSink } from './agent-sink.js';
+import { AgentStream } from './agent-stream.js';
+import type { IngestStats } from './shim-listener.js';
+
+export interface GrpcAgentServerOptions {
+  /** host:port; port 0 picks a free port (see `address` after listen). */
+  address: string;
+  sink: AgentSink;
+  maxFrameBytes: number;
+  logger?: Logger;
+}
+
+/** The one place errors become gRPC statuses. */
+export function toGrpcStatus(err: unknown): { code: grpc.status; details: string } {
+  const details = err instanceof Error ? err.message : String(err);
+  if (!isKoalaError(err)) return { code: grpc.status.INTERNAL, details };
+  switch (err.code) {
+    case 'KOALA_ERR_FRAME_TOO_LARGE':
+      return { code: grpc.status.RESOURCE_EXHAUSTED, details };
+    case 'KOALA_ERR_FRAME_MALFORMED':
+    case 'KOALA_ERR_PROTOCOL':
+      return { code: grpc.status.INVALID_ARGUMENT, details };
+    default:
+      return { code: grpc.status.INTERNAL, details };
+  }
+}
+
+export class GrpcAgentServer {
+  private readonly server: grpc.Server;
+  private readonly log: Logger;
+  private readonly calls = new Set<grpc.ServerDuplexStream<AgentMessage, GatewayMessage>>();
+  private badFrames = 0;
+  private actual = '';
+
+  constructor(private readonly opts: GrpcAgentServerOptions) {
+    this.log = (opts.logger ?? Logger.silent()).child('ingest');
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': opts.maxFrameBytes,
+      'grpc.max_send_message_length': 4 * 1024 * 1024,
+    });
+    const impl: AgentServiceServer = { connect: (call) => this.connect(call) };
+    this.server.addService(AgentServiceService, impl);
+  }
+
+  /** The address actually bound (the real port when 0 was asked). */
+  get address(): string {
+    return this.actual;
+  }
+
+  async listen(): Promise<string> {
+    const hp = parseHostPort(this.opts.address);
+    if (!isLoopbackHost(hp.host)) {
+      this.log.warn('gRPC agent endpoint is reachable beyond this machine and has no authentication', { address: this.opts.address });
+    }
+    const port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(formatHostPort(hp), grpc.ServerCredentials.createInsecure(), (err, p) => {
+        if (err) reject(new KoalaError('KOALA_ERR_LISTEN', `cannot listen on ${this.opts.address} for gRPC agents: ${err.message}`, { cause: err }));
+        else resolve(p);
+      });
+    });
+    this.actual = formatHostPort({ host: hp.host, port });
+    this.log.info('listening for gRPC agents', { address: this.actual });
+    return this.actual;
+  }
+
+  stats(): IngestStats {
+    return { connections: this.calls.size, badFrames: this.badFrames };
+  }
+
+  private connect(call: grpc.ServerDuplexStream<AgentMessage, GatewayMessage>): void {
+    this.calls.add(call);
+    let failure: string | undefined;
+    const stream = new AgentStream('grpc', this.opts.sink, (config) => {
+      if (failure === undefined && !call.writableEnded) call.write({ body: { $case: 'config', value: config } });
+    });
+    const finish = (reason: string) => {
+      this.calls.delete(call);
+      stream.end(reason);
+    };
+    call.on('data', (msg: AgentMessage) => {
+      if (failure !== undefined) return;
+      try {
+        stream.handle(msg);
+      } catch (err) {
+        const status = toGrpcStatus(err);
+        if (isKoalaError(err, 'KOALA_ERR_FRAME_MALFORMED')) this.badFrames++;
+        failure = `${isKoalaError(err) ? err.code : 'error'}: ${status.details}`;
+        const pid = stream.link?.hello.pid;
+        this.log.warn('ending gRPC agent stream', { pid, sut: stream.link?.hello.sutName, reason: status.details });
+        publish(channels.ingestError, { transport: 'grpc', pid, code: isKoalaError(err) ? err.code : 'KOALA_ERR_PROTOCOL', message: status.details });
+        // ServerDuplexStream turns an 'error' event into the call's final status.
+        call.emit('error', status);
+        finish(failure);
+      }
+    });
+    call.on('end', () => {
+      if (!call.writableEnded) call.end();
+      finish(failure ?? 'agent closed the stream');
+    });
+    call.on('cancelled', () => finish(failure ?? 'agent stream cancelled'));
+    call.on('error', (err: Error) => {
+      if (failure === undefined) this.log.debug('gRPC agent stream error', { pid: stream.link?.hello.pid, err });
+      finish(failure ?? `stream error: ${err.message}`);
+    });
+    call.on('close', () => finish(failure ?? 'agent stream closed'));
+  }
+
+  async close(): Promise<void> {
+    for (const call of this.calls) if (!call.writableEnded) call.end();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 1000);
+      this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    });
+    for (const call of [...this.calls]) {
+      this.calls.delete(call);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Address } from '../../generated/koala/v1/agent.pb.js';
+import type { Talk } from '../../generated/koala/v1/session.pb.js';
+import { KoalaError } from '../../errors.js';
+import { DetectingFramer, createRequestFramer } from '../framing/detect-protocol.js';
+import type { Protocol } from '../framing/framer.js';
+import { MessageReader } from '../framing/message-reader.js';
+import type { MatchDecision } from '../match/match-types.js';
+import type { ReplayLedger } from '../match/replay-ledger.js';
+import { noMatch } from '../match/talk-matcher.js';
+import { noMatchReply } from './no-match-reply.js';
+
+/** What the agent reported for a redirected connect. sessionId is undefined outside any session. */
+export interface OutboundBinding {
+  sessionId: string | undefined;
+  originalDst: Address;
+  pid?: number;
+}
+
+/** Finds the binding of the connection from SUT-side port `remotePort`; may wait (bounded) for the report. */
+export type OutboundResolver = (remotePort: number, remoteAddress: string) => Promise<OutboundBinding | undefined>;
+
+export type OutboundReaction = 'recorded' | 'one-way' | 'error' | 'closed';
+
+/** One outbound request as the mock saw and answered it. */
+export interface OutboundCall {
+  remotePort: number;
+  originalDst: Address | undefined;
+  sessionId: string | undefined;
+  protocol: Protocol;
+  request: Buffer;
+  decision: MatchDecision;
+  /** The recorded talk served (for the request diff). */
+  talk: Talk | undefined;
+  reaction: OutboundReaction;
+  atMs: number;
+}
+
+export interface OutboundServerOptions {
+  host?: string;
+  /** Default 2516 (KOALA_OUTBOUND_ADDR); 0 picks a free port. */
+  port?: number;
+  resolve: OutboundResolver;
+  ledger: ReplayLedger;
+  /** The session using the connection now (pooled connections change hands); default: the binding's. */
+  owner?: (remotePort: number) => string | undefined;
+  onNoMatch?: 'close' | 'error';
+  /** Idle gap ending a request the framer cannot frame. */
+  idleMs?: number;
+  /** Upper bound on waiting for the agent's CONNECT report. */
+  resolveTimeoutMs?: number;
+  onCall: (call: OutboundCall) => void;
+}
+
+/**
+ * Stands in for every dependency during replay. A redirected connection is identified by its
+ * SUT-side port; it is never served before the agent's report says where it was going and for
+ * which session. Requests are framed by protocol, matched, and answered from the recording.
+ */
+export class OutboundServer {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly opts: OutboundServerOptions) {
+    this.server = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      void this.serve(socket);
+    });
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new KoalaError('KOALA_ERR_LISTEN', `outbound mock cannot listen: ${err.message}`, { cause: err }));
+      this.server.once('error', onError);
+      this.server.listen(this.opts.port ?? 2516, this.opts.host ?? '127.0.0.1', () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    if (!this.server.listening) return;
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async serve(socket: Socket): Promise<void> {
+    const reader = new MessageReader(socket);
+    const remotePort = socket.remotePort ?? 0;
+    const binding = await this.resolveBounded(remotePort, socket.remoteAddress ?? '');
+    if (binding === undefined) {
+      const first = await reader.read({ framer: createRequestFramer('raw'), idleMs: this.opts.idleMs ?? 100, totalTimeoutMs: 0 });
+      this.report(remotePort, undefined, undefined, 'raw', first.bytes, noMatch(this.opts.ledger.options.strategy, undefined, [], 'no agent report for this connection (unknown destination and session)'), undefined, 'closed');
+      socket.destroy();
+      return;
+    }
+    const conn = this.opts.ledger.openConnection(binding.originalDst, binding.sessionId);
+    const greeting = conn.greeting();
+    if (greeting !== undefined && greeting.length > 0) socket.write(greeting);
+    const framer = new DetectingFramer(conn.protocol);
+    while (!socket.destroyed) {
+      const read = await reader.read({ framer, idleMs: this.opts.idleMs ?? 100 });
+      if (read.bytes.length === 0) break;
+      const owner = this.opts.owner?.(remotePort) ?? binding.sessionId;
+      const served = conn.serve(read.bytes, owner);
+      const sessionId = served.sessionId ?? owner ?? conn.preludeSessionId;
+      if (served.decision.matched) {
+        if (served.response !== undefined && served.response.length > 0) socket.write(served.response);
+        this.report(remotePort, binding.originalDst, sessionId, framer.protocol, read.bytes, served.decision, served.talk, served.response === undefined ? 'one-way' : 'recorded');
+      } else {
+        const reply = this.opts.onNoMatch === 'error' ? noMatchReply(framer.protocol, read.bytes) : undefined;
+        this.report(remotePort, binding.originalDst, sessionId, framer.protocol, read.bytes, served.decision, undefined, reply === undefined ? 'closed' : 'error');
+        if (reply === undefined) {
+          socket.destroy();
+          break;
+        }
+        // The HTTP error says `Connection: close`; RESP and MySQL clients keep their connection.
+        if (framer.protocol === 'http1') {
+          socket.end(reply);
+          return;
+        }
+        socket.write(reply);
+      }
+      if (read.end === 'eof') break;
+    }
+    socket.end();
+  }
+
+  private async resolveBounded(remotePort: number, remoteAddress: string): Promise<OutboundBinding | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.opts.resolveTimeoutMs ?? 2000);
+    });
+    try {
+      return await Promise.race([this.opts.resolve(remotePort, remoteAddress).catch(() => undefined), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private report(
+    remotePort: number,
+    originalDst: Address | undefined,
+    sessionId: string | undefined,
+    protocol: Protocol,
+    request: Buffer,
+    decision: MatchDecision,
+    talk: Talk | undefined,
+    reaction: OutboundReaction,
+  ): void {
+    this.opts.onCall({ remotePort, originalDst, sessionId, protocol, request, decision, talk, reaction, atMs: Date.now() });
+  }
+}

@@ -1,0 +1,216 @@
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Session } from '../generated/koala/v1/session.pb.js';
+import { KoalaError } from '../errors.js';
+import { encodeSessionLine } from './session-codec.js';
+
+/** Where assembled sessions go. The JSON Lines store is the embedded default; a shared store can implement the same. */
+export interface SessionStore {
+  /** Queue a session; never blocks and never throws (write errors go to the store's error callback). */
+  append(s: Session): void;
+  /** Resolves once every session appended so far is written and fsynced. Never rejects. */
+  flush(): Promise<void>;
+  /** Flushes, then closes; later appends are dropped and reported. Never rejects. */
+  close(): Promise<void>;
+  /** The file written now (changes on rotation). */
+  readonly path: string;
+}
+
+export interface JsonlStoreOptions {
+  /** Start a new file once the current one holds this many bytes (default 256 MiB). */
+  rotateBytes?: number;
+  /** Write failures; default: one line on stderr per failure. */
+  onError?: (err: KoalaError) => void;
+  /** For tests: the clock used for the file name. */
+  now?: () => Date;
+}
+
+export interface JsonlStoreStats {
+  sessionsWritten: number;
+  bytesWritten: number;
+  sessionsDropped: number;
+  files: number;
+}
+
+const DEFAULT_ROTATE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Sessions as JSON Lines files (docs/session-format.md). One writer drains an in-memory queue, so
+ * lines never interleave; each gateway run opens fresh files (never appending after a line a
+ * crash may have torn).
+ */
+export class JsonlSessionStore implements SessionStore {
+  private fh: FileHandle;
+  private currentPath: string;
+  private fileBytes = 0;
+  private fileIndex: number;
+  private queue: string[] = [];
+  private draining: Promise<void> | undefined;
+  private closed = false;
+  private failed: KoalaError | undefined;
+  private readonly counters: JsonlStoreStats = { sessionsWritten: 0, bytesWritten: 0, sessionsDropped: 0, files: 1 };
+
+  private constructor(
+    private readonly dir: string,
+    private readonly stem: string,
+    private readonly rotateBytes: number,
+    private readonly onError: (err: KoalaError) => void,
+    first: { fh: FileHandle; path: string; index: number },
+  ) {
+    this.fh = first.fh;
+    this.currentPath = first.path;
+    this.fileIndex = first.index;
+  }
+
+  static async open(dir: string, opts: JsonlStoreOptions = {}): Promise<JsonlSessionStore> {
+    const rotateBytes = opts.rotateBytes ?? DEFAULT_ROTATE_BYTES;
+    if (!(rotateBytes > 0)) throw new KoalaError('KOALA_ERR_STORE', `rotateBytes must be positive, got ${rotateBytes}`);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+    } catch (err) {
+      throw new KoalaError('KOALA_ERR_STORE', `cannot use session directory ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+    const stem = `sessions-${stamp((opts.now ?? (() => new Date()))())}-${process.pid}`;
+    const first = await createFile(dir, stem, 1);
+    const onError = opts.onError ?? ((err: KoalaError) => process.stderr.write(`[koala] store: ${err.message}\n`));
+    return new JsonlSessionStore(dir, stem, rotateBytes, onError, first);
+  }
+
+  get path(): string {
+    return this.currentPath;
+  }
+
+  stats(): JsonlStoreStats {
+    return { ...this.counters };
+  }
+
+  append(s: Session): void {
+    if (this.closed || this.failed) {
+      this.counters.sessionsDropped++;
+      this.report(new KoalaError('KOALA_ERR_STORE', `session ${s.id} dropped: store ${this.closed ? 'closed' : 'failed'}`));
+      return;
+    }
+    let line: string;
+    try {
+      line = encodeSessionLine(s) + '\n';
+    } catch (err) {
+      this.counters.sessionsDropped++;
+      this.report(new KoalaError('KOALA_ERR_STORE', `session ${s.id} not encodable: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
+    this.queue.push(line);
+    this.kick();
+  }
+
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+    if (this.failed) return;
+    try {
+      await this.fh.sync();
+    } catch (err) {
+      this.fail(err, 'fsync');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    try {
+      await this.fh.close();
+    } catch (err) {
+      this.report(new KoalaError('KOALA_ERR_STORE', `close ${this.currentPath}: ${(err as Error).message}`, { cause: err }));
+    }
+  }
+
+  private kick(): void {
+    if (this.draining) return;
+    // drain() catches everything itself: the promise never rejects.
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.queue.length > 0 && !this.failed) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && !this.failed) {
+      if (this.fileBytes >= this.rotateBytes) {
+        try {
+          await this.rotate();
+        } catch (err) {
+          this.fail(err, 'rotate');
+          return;
+        }
+      }
+      // Take as many lines as fit in this file (at least one: a line bigger than the limit gets a file).
+      let n = 0;
+      let size = 0;
+      while (n < this.queue.length) {
+        const len = Buffer.byteLength(this.queue[n]!);
+        if (n > 0 && this.fileBytes + size + len > this.rotateBytes) break;
+        size += len;
+        n++;
+      }
+      const batch = this.queue.splice(0, n);
+      const data = Buffer.from(batch.join(''), 'utf8');
+      try {
+        let off = 0;
+        while (off < data.length) off += (await this.fh.write(data, off, data.length - off)).bytesWritten;
+      } catch (err) {
+        this.counters.sessionsDropped += batch.length;
+        this.fail(err, 'write');
+        return;
+      }
+      this.fileBytes += data.length;
+      this.counters.bytesWritten += data.length;
+      this.counters.sessionsWritten += batch.length;
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    await this.fh.sync();
+    await this.fh.close();
+    const next = await createFile(this.dir, this.stem, this.fileIndex + 1);
+    this.fh = next.fh;
+    this.currentPath = next.path;
+    this.fileIndex = next.index;
+    this.fileBytes = 0;
+    this.counters.files++;
+  }
+
+  private fail(err: unknown, what: string): void {
+    this.failed = new KoalaError('KOALA_ERR_STORE', `${what} ${this.currentPath}: ${(err as Error).message}`, { cause: err });
+    this.counters.sessionsDropped += this.queue.length;
+    this.queue = [];
+    this.report(this.failed);
+  }
+
+  private report(err: KoalaError): void {
+    try {
+      this.onError(err);
+    } catch {
+      // A throwing error callback must not break the writer.
+    }
+  }
+}
+
+async function createFile(dir: string, stem: string, from: number): Promise<{ fh: FileHandle; path: string; index: number }> {
+  // 'wx': never reuse a file, so nothing is ever appended after a torn line of an earlier run.
+  for (let index = from; index < from + 1000; index++) {
+    const path = join(dir, `${stem}-${String(index).padStart(4, '0')}.jsonl`);
+    try {
+      return { fh: await open(path, 'wx', 0o600), path, index };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new KoalaError('KOALA_ERR_STORE', `cannot create ${path}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+  throw new KoalaError('KOALA_ERR_STORE', `no free file name for ${stem} in ${dir}`);
+}
+
+function stamp(d: Date): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}

@@ -1,0 +1,71 @@
+import { expect } from 'chai';
+import { takeMessages } from '../../../src/replay/framing/framer.js';
+import { Http1RequestFramer, Http1ResponseFramer } from '../../../src/replay/framing/http1-framer.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+describe('Http1RequestFramer', () => {
+  it('frames a GET without body at the blank line and waits before it', () => {
+    const f = new Http1RequestFramer();
+    expect(f.frame(b('GET / HTTP/1.1\r\nHost: x\r\n'))).to.deep.equal({ status: 'incomplete' });
+    const req = b('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(f.frame(req)).to.deep.equal({ status: 'complete', length: req.length });
+  });
+
+  it('waits for the Content-Length body', () => {
+    const f = new Http1RequestFramer();
+    const req = b('POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello');
+    expect(f.frame(req.subarray(0, req.length - 1)).status).to.equal('incomplete');
+    expect(f.frame(req)).to.deep.equal({ status: 'complete', length: req.length });
+  });
+
+  it('frames a chunked body with trailers', () => {
+    const f = new Http1RequestFramer();
+    const req = b('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3;x=y\r\nabc\r\n0\r\nX-T: 1\r\n\r\n');
+    expect(f.frame(req.subarray(0, req.length - 2)).status).to.equal('incomplete');
+    expect(f.frame(req)).to.deep.equal({ status: 'complete', length: req.length });
+  });
+
+  it('counts pipelined requests and leaves a partial one pending', () => {
+    const one = 'GET /a HTTP/1.1\r\n\r\n';
+    const two = 'POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nok';
+    const all = b(one + two + 'GET /c HT');
+    const taken = takeMessages(new Http1RequestFramer(), all);
+    expect(taken.count).to.equal(2);
+    expect(taken.length).to.equal(one.length + two.length);
+    expect(taken.rest.status).to.equal('incomplete');
+  });
+
+  it('treats an Expect: 100-continue head as a message, then the body as the next', () => {
+    const f = new Http1RequestFramer();
+    const head = b('PUT /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n');
+    const first = takeMessages(f, head);
+    expect(first).to.deep.include({ count: 1, length: head.length });
+    expect(f.frame(b('da'))).to.deep.equal({ status: 'incomplete' });
+    expect(f.frame(b('data'))).to.deep.equal({ status: 'complete', length: 4 });
+  });
+
+  it('says invalid for bytes that are not HTTP', () => {
+    expect(new Http1RequestFramer().frame(b('*1\r\n$4\r\nPING\r\n')).status).to.equal('invalid');
+  });
+});
+
+describe('Http1ResponseFramer', () => {
+  it('knows a response to HEAD has no body despite Content-Length', () => {
+    const res = b('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n');
+    expect(new Http1ResponseFramer(['HEAD']).frame(res)).to.deep.equal({ status: 'complete', length: res.length });
+    expect(new Http1ResponseFramer(['GET']).frame(res).status).to.equal('incomplete');
+  });
+
+  it('frames 204 and 304 without body and a length-less 200 until close', () => {
+    const r204 = b('HTTP/1.1 204 No Content\r\n\r\n');
+    expect(new Http1ResponseFramer().frame(r204)).to.deep.equal({ status: 'complete', length: r204.length });
+    expect(new Http1ResponseFramer().frame(b('HTTP/1.0 200 OK\r\n\r\nabc')).status).to.equal('until-close');
+  });
+
+  it('does not count a 100 Continue interim response', () => {
+    const bytes = b('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    const taken = takeMessages(new Http1ResponseFramer(['PUT']), bytes);
+    expect(taken).to.deep.include({ count: 1, length: bytes.length });
+  });
+});
