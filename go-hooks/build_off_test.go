@@ -11,7 +11,7 @@ import (
 // TestTagWithoutOverlayFailsToBuild: the koala_go tag without koala's overlay must not
 // silently build a binary that records nothing.
 func TestTagWithoutOverlayFailsToBuild(t *testing.T) {
-	cmd := exec.Command("go", "build", "-tags", "koala_go", "-o", t.TempDir()+"/x", "./auto")
+	cmd := exec.Command("go", "build", "-tags", "koala_go", "-o", t.TempDir()+"/x", "./internal/gid")
 	cmd.Env = append(cmd.Environ(), "GOFLAGS=")
 	out, err := cmd.CombinedOutput()
 	if err == nil {

@@ -14,14 +14,36 @@ export interface Child {
 
 const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGTERM: 15, SIGKILL: 9, SIGINT: 2 };
 
+// A hook that failed before its `after` could stop a server must neither hang the test run nor
+// leave the server behind: children do not keep Node alive, and whatever still runs at exit dies.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of live) {
+    try {
+      p.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+function unrefStream(s: unknown): void {
+  if (s && typeof (s as { unref?: unknown }).unref === 'function') (s as { unref(): void }).unref();
+}
+
 export function spawnChild(cmd: string, args: string[], opts: SpawnOptions = {}): Child {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  live.add(proc);
+  proc.unref();
+  unrefStream(proc.stdout);
+  unrefStream(proc.stderr);
   let out = '';
   let err = '';
   proc.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number>((resolve) => {
     proc.once('exit', (code, signal) => {
+      live.delete(proc);
       resolve(code ?? 128 + (signal ? (SIGNALS[signal] ?? 0) : 0));
     });
     proc.once('error', (e) => {

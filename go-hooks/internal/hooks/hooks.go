@@ -20,7 +20,7 @@ const maxChunk = 64 << 10
 
 // sinkOverride and modeOverride let tests observe events and choose the mode without the agent.
 var (
-	sinkOverride atomic.Pointer[func(*pb.Event)]
+	sinkOverride     atomic.Pointer[func(*pb.Event)]
 	modeOverride     atomic.Pointer[func() pb.Mode]
 	outboundOverride atomic.Pointer[string]
 )

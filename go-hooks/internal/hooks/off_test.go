@@ -47,4 +47,3 @@ func TestWithoutTagNothingIsRecorded(t *testing.T) {
 		t.Fatalf("%d events from an untagged build", n)
 	}
 }
-

@@ -9,7 +9,11 @@ var netPatches = []FilePatch{
 		{Kind: StructEnd, Anchor: "type netFD struct {", Text: "koalaID koalaatomic.Uint64; koalaRole uint8"},
 		{Kind: After, Anchor: "func (fd *netFD) Close() error {", Text: " koalaClose(fd);"},
 		{Kind: After, Anchor: "n, err = fd.pfd.Read(p)", Text: "; koalaIO(fd, false, p, n, err)"},
-		{Kind: After, Anchor: "nn, err = fd.pfd.Write(p)", Text: "; koalaIO(fd, true, p, nn, err)"},
+		// A write is reported before its syscall: reported after, the peer's answer can be read
+		// and reported by another goroutine first (HTTP keep-alive: readLoop vs writeLoop), and
+		// the gateway would pair that answer with the previous request. pfd.Write writes all of
+		// p unless the connection fails.
+		{Kind: Before, Anchor: "nn, err = fd.pfd.Write(p)", Text: "koalaIO(fd, true, p, len(p), nil); "},
 		{Kind: After, Anchor: "n, err = fd.pfd.WriteTo(p, sa)", Text: "; koalaDatagram(fd, p, n, sa)"},
 		{Kind: After, Anchor: "n, err = fd.pfd.WriteToInet4(p, sa)", Text: "; koalaDatagram4(fd, p, n, sa)"},
 		{Kind: After, Anchor: "n, err = fd.pfd.WriteToInet6(p, sa)", Text: "; koalaDatagram6(fd, p, n, sa)"},
@@ -23,8 +27,8 @@ var netPatches = []FilePatch{
 		{Kind: After, Anchor: "netfd.setAddr(netfd.addrFunc()(lsa), netfd.addrFunc()(rsa))", Text: "; koalaAccept(fd, netfd)"},
 	}},
 	{File: "net/writev_unix.go", Ops: []Op{
-		{Kind: Before, Anchor: "n, err = fd.pfd.Writev((*[][]byte)(v))", Text: "koalaBufs := koalaSnapshot(v); "},
-		{Kind: After, Anchor: "n, err = fd.pfd.Writev((*[][]byte)(v))", Text: "; koalaWritev(fd, koalaBufs, n)"},
+		// Reported before the syscall, like Write.
+		{Kind: Before, Anchor: "n, err = fd.pfd.Writev((*[][]byte)(v))", Text: "koalaWritev(fd, koalaSnapshot(v), 1<<62); "},
 	}},
 	{File: "net/tcpsock_posix.go", Ops: []Op{
 		{Kind: Before, Anchor: "if n, err, handled := spliceFrom(c.fd, r); handled {", Text: "if koalaRecording() { return genericReadFrom(c, r) }; "},

@@ -38,12 +38,13 @@ export interface TakenMessages {
 
 /**
  * Consumes as many whole messages as `buf` holds, advancing the framer. A pipelined write of N
- * commands yields count N; the request is complete when `length === buf.length`.
+ * commands yields count N; the request is complete when `length === buf.length`. Stops after
+ * `limit` counted messages (a reply must not swallow the bytes of the next one).
  */
-export function takeMessages(framer: Framer, buf: Buffer): TakenMessages {
+export function takeMessages(framer: Framer, buf: Buffer, limit = Infinity): TakenMessages {
   let offset = 0;
   let count = 0;
-  while (offset < buf.length) {
+  while (offset < buf.length && count < limit) {
     const view = buf.subarray(offset);
     const verdict = framer.frame(view);
     if (verdict.status !== 'complete') return { length: offset, count, rest: verdict };

@@ -66,7 +66,7 @@ export class MessageReader {
     };
     for (;;) {
       if (mode === 'framed' && this.buf.length > offset) {
-        const taken = takeMessages(opts.framer, this.buf.subarray(offset));
+        const taken = takeMessages(opts.framer, this.buf.subarray(offset), opts.expected === undefined ? Infinity : opts.expected - count);
         offset += taken.length;
         count += taken.count;
         const done = opts.expected !== undefined ? count >= opts.expected : count > 0 && offset === this.buf.length;

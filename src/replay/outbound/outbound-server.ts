@@ -50,6 +50,8 @@ export interface OutboundServerOptions {
   /** Upper bound on waiting for the agent's CONNECT report. */
   resolveTimeoutMs?: number;
   onCall: (call: OutboundCall) => void;
+  /** A redirected connection closed: its mapping entry can go. */
+  onClose?: (remotePort: number) => void;
 }
 
 /**
@@ -64,7 +66,11 @@ export class OutboundServer {
   constructor(private readonly opts: OutboundServerOptions) {
     this.server = createServer((socket) => {
       this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+      const remotePort = socket.remotePort ?? 0;
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        this.opts.onClose?.(remotePort);
+      });
       socket.on('error', () => socket.destroy());
       void this.serve(socket);
     });

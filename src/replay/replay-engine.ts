@@ -1,0 +1,228 @@
+import type { AddressInfo } from 'node:net';
+import type { Address } from '../generated/koala/v1/agent.pb.js';
+import type { Session } from '../generated/koala/v1/session.pb.js';
+import { KoalaError } from '../errors.js';
+import { InboundDriver, type InboundResult } from './inbound/inbound-driver.js';
+import { ReplayLedger } from './match/replay-ledger.js';
+import { DEFAULT_MATCH_OPTIONS, type MatchOptions } from './match/talk-matcher.js';
+import { OutboundServer, type OutboundBinding, type OutboundCall } from './outbound/outbound-server.js';
+import { computeVerdict, type SessionVerdict } from './verdict/compute-verdict.js';
+import { DEFAULT_NOISE, type NoiseRules } from './verdict/noise-rules.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ReplayEngineOptions {
+  /** Where the SUT listens (KOALA_SUT_ADDR); replaySession may override per SUT. */
+  sut?: HostPort;
+  /** The outbound mock's listen address (KOALA_OUTBOUND_ADDR); port 0 in tests. */
+  outbound?: HostPort;
+  match?: MatchOptions;
+  onNoMatch?: 'close' | 'error';
+  /** KOALA_INBOUND_READ_TIMEOUT: the idle gap used only where framing cannot decide. */
+  idleMs?: number;
+  /** Bound on waiting for an agent's CONNECT report after the TCP connection arrived. */
+  reportWaitMs?: number;
+  /** After the response, how long late outbound calls (fire-and-forget, UDP) still count. */
+  settleMs?: number;
+  firstByteTimeoutMs?: number;
+  totalTimeoutMs?: number;
+  noise?: NoiseRules;
+}
+
+export interface ReplayOptions {
+  sut?: HostPort;
+  noise?: NoiseRules;
+}
+
+export interface SessionResult {
+  sessionId: string;
+  sut: string;
+  durationMs: number;
+  inbound: Omit<InboundResult, 'response'> & { request: Buffer; expected: Buffer; actual: Buffer };
+  outboundCalls: number;
+  calls: OutboundCall[];
+  verdict: SessionVerdict;
+}
+
+interface OutboundEntry {
+  pid: number;
+  originalDst: Address;
+  /** The session using the connection now; undefined outside any session. */
+  sessionId: string | undefined;
+}
+
+const threadKey = (pid: number, vtid: bigint | number): string => `${pid}:${vtid}`;
+
+/**
+ * Replay for one gateway. Holds the mapping tables that cross the process boundary:
+ *   inbound driver port → session      (filled before the request is written)
+ *   SUT (pid, vtid) → session          (from the agent's ACCEPT/RECV of that inbound connection)
+ *   SUT outbound local port → {pid, session, original destination}   (from the agent's CONNECT)
+ * There is no "current session": every lookup is keyed, and every wait is bounded.
+ */
+export class ReplayEngine {
+  readonly ledger: ReplayLedger;
+  private readonly outbound: OutboundServer;
+  private readonly inboundPorts = new Map<number, string>();
+  private readonly threads = new Map<string, string>();
+  private readonly conns = new Map<number, OutboundEntry>();
+  private readonly waiters = new Map<number, Array<(e: OutboundEntry) => void>>();
+  private readonly calls = new Map<string, OutboundCall[]>();
+  private readonly orphans: OutboundCall[] = [];
+
+  constructor(private readonly opts: ReplayEngineOptions = {}) {
+    this.ledger = new ReplayLedger(opts.match ?? DEFAULT_MATCH_OPTIONS);
+    this.outbound = new OutboundServer({
+      host: opts.outbound?.host ?? '127.0.0.1',
+      port: opts.outbound?.port ?? 2516,
+      ledger: this.ledger,
+      onNoMatch: opts.onNoMatch ?? 'close',
+      idleMs: opts.idleMs ?? 100,
+      resolveTimeoutMs: opts.reportWaitMs ?? 2000,
+      resolve: (port) => this.resolve(port),
+      owner: (port) => this.conns.get(port)?.sessionId,
+      onCall: (call) => this.record(call),
+      onClose: (port) => this.conns.delete(port),
+    });
+  }
+
+  /** Starts the outbound mock; returns its address (the agents' KOALA_OUTBOUND_ADDR). */
+  start(): Promise<AddressInfo> {
+    return this.outbound.listen();
+  }
+
+  async close(): Promise<void> {
+    await this.outbound.close();
+  }
+
+  /** Sessions whose preludes answer connections opened outside any session (start-up pools). */
+  preload(sessions: readonly Session[]): void {
+    this.ledger.preload(sessions);
+  }
+
+  /**
+   * The agent saw the SUT accept (or first read) the inbound connection whose client port is
+   * `peerPort`: that virtual thread now works for the session the driver registered there.
+   */
+  onAgentInbound(pid: number, vtid: bigint | number, peerPort: number): string | undefined {
+    const sessionId = this.inboundPorts.get(peerPort);
+    if (sessionId !== undefined) this.threads.set(threadKey(pid, vtid), sessionId);
+    return sessionId;
+  }
+
+  /** The agent redirected a connect from `localPort`; the thread's session owns it (or none). */
+  onAgentConnect(pid: number, localPort: number, originalDst: Address, vtid: bigint | number): void {
+    const entry: OutboundEntry = { pid, originalDst, sessionId: this.threads.get(threadKey(pid, vtid)) };
+    this.conns.set(localPort, entry);
+    const ws = this.waiters.get(localPort);
+    this.waiters.delete(localPort);
+    for (const w of ws ?? []) w(entry);
+  }
+
+  /** A send on a redirected connection: a pooled connection now works for the sender's session. */
+  onAgentSend(pid: number, localPort: number, vtid: bigint | number): void {
+    const entry = this.conns.get(localPort);
+    const sessionId = this.threads.get(threadKey(pid, vtid));
+    if (entry !== undefined && entry.pid === pid && sessionId !== undefined) entry.sessionId = sessionId;
+  }
+
+  onAgentThreadExit(pid: number, vtid: bigint | number): void {
+    this.threads.delete(threadKey(pid, vtid));
+  }
+
+  /** A UDP datagram the agent reported (and did not send): compared with the recording. */
+  onAgentDatagram(pid: number, vtid: bigint | number, dst: Address, payload: Buffer): void {
+    const sessionId = this.threads.get(threadKey(pid, vtid));
+    if (sessionId === undefined) return;
+    const served = this.ledger.matchDatagram(sessionId, dst, payload);
+    this.record({
+      remotePort: 0, originalDst: dst, sessionId, protocol: 'raw', request: payload, decision: served.decision,
+      talk: served.talk, reaction: served.decision.matched ? 'one-way' : 'closed', atMs: Date.now(),
+    });
+  }
+
+  /** Calls no session could be named for (unreported connections). */
+  unattributedCalls(): readonly OutboundCall[] {
+    return this.orphans;
+  }
+
+  async replaySession(session: Session, ro: ReplayOptions = {}): Promise<SessionResult> {
+    if (this.ledger.hasSession(session.id)) {
+      throw new KoalaError('KOALA_ERR_REPLAY', `session ${session.id} is already being replayed`);
+    }
+    const start = Date.now();
+    const sut = ro.sut ?? this.opts.sut ?? { host: '127.0.0.1', port: 2515 };
+    const request = session.inbound?.request ?? Buffer.alloc(0);
+    this.ledger.addSession(session);
+    this.calls.set(session.id, []);
+    let localPort: number | undefined;
+    try {
+      const driver = new InboundDriver({
+        host: sut.host, port: sut.port, idleMs: this.opts.idleMs ?? 100,
+        firstByteTimeoutMs: this.opts.firstByteTimeoutMs, totalTimeoutMs: this.opts.totalTimeoutMs,
+      });
+      const res = await driver.drive(request, (port) => {
+        localPort = port;
+        this.inboundPorts.set(port, session.id);
+      });
+      if ((this.opts.settleMs ?? 50) > 0) await new Promise((r) => setTimeout(r, this.opts.settleMs ?? 50));
+      const calls = this.calls.get(session.id) ?? [];
+      const unused = this.ledger.unusedTalks(session.id);
+      const error = res.error ?? (res.end === 'timeout' ? 'timed out before the response was complete' : undefined);
+      const verdict = computeVerdict({
+        session, actualResponse: res.end === 'error' ? undefined : res.response, inboundError: error,
+        calls, unusedTalks: unused, noise: ro.noise ?? this.opts.noise ?? DEFAULT_NOISE,
+      });
+      const { response, ...timing } = res;
+      return {
+        sessionId: session.id, sut: session.sut, durationMs: Date.now() - start,
+        inbound: { ...timing, request, expected: session.inbound?.response ?? Buffer.alloc(0), actual: response },
+        outboundCalls: calls.length, calls, verdict,
+      };
+    } finally {
+      this.forget(session.id, localPort);
+    }
+  }
+
+  private forget(sessionId: string, localPort: number | undefined): void {
+    if (localPort !== undefined) this.inboundPorts.delete(localPort);
+    for (const [k, v] of this.threads) if (v === sessionId) this.threads.delete(k);
+    // Pooled connections outlive the session: they go back to "no owner" until the next send.
+    for (const e of this.conns.values()) if (e.sessionId === sessionId) e.sessionId = undefined;
+    this.ledger.removeSession(sessionId);
+    this.calls.delete(sessionId);
+  }
+
+  private record(call: OutboundCall): void {
+    const list = call.sessionId === undefined ? undefined : this.calls.get(call.sessionId);
+    if (list !== undefined) list.push(call);
+    else this.orphans.push(call);
+  }
+
+  private resolve(port: number): Promise<OutboundBinding | undefined> {
+    const known = this.conns.get(port);
+    if (known !== undefined) return Promise.resolve(toBinding(known));
+    // The TCP connection beat the agent's report: wait for it (the server bounds the wait).
+    return new Promise((resolve) => {
+      const list = this.waiters.get(port) ?? [];
+      const waiter = (e: OutboundEntry): void => resolve(toBinding(e));
+      list.push(waiter);
+      this.waiters.set(port, list);
+      setTimeout(() => {
+        const l = this.waiters.get(port);
+        if (l === undefined) return;
+        const rest = l.filter((w) => w !== waiter);
+        if (rest.length === 0) this.waiters.delete(port);
+        else this.waiters.set(port, rest);
+        resolve(undefined);
+      }, this.opts.reportWaitMs ?? 2000).unref();
+    });
+  }
+}
+
+function toBinding(e: OutboundEntry): OutboundBinding {
+  return { sessionId: e.sessionId, originalDst: e.originalDst, pid: e.pid };
+}
