@@ -81,11 +81,11 @@ export class FakeGateway {
         const msg = AgentMessage.decode(buf.subarray(4, 4 + n));
         buf = buf.subarray(4 + n);
         if (!conn) {
-          if (!msg.hello) throw new Error('first frame is not a hello');
-          conn = { hello: msg.hello, events: [], closed: false };
+          if (msg.body?.$case !== 'hello') throw new Error('first frame is not a hello');
+          conn = { hello: msg.body.value, events: [], closed: false };
           this.conns.push(conn);
-        } else if (msg.batch) {
-          conn.events.push(...msg.batch.events);
+        } else if (msg.body?.$case === 'batch') {
+          conn.events.push(...msg.body.value.events);
         }
       }
     });

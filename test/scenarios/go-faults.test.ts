@@ -67,16 +67,21 @@ describe('Go SUT with the gateway absent, gone and back', function () {
   const recorded = (g: TestGateway, tokens: string[]): Promise<unknown> =>
     g.waitForSessions(tokens.length, { filter: (s) => tokens.includes(sessionToken(s) ?? ''), timeoutMs: 30_000 });
 
+  let absent: string[] = [];
+
   it('serves normally while no gateway listens', async function () {
-    await serve(10, 'absent');
+    absent = await serve(10, 'absent');
     expect(sut.child.proc.exitCode).to.equal(null);
   });
 
-  it('starts recording when a gateway appears on its address', async function () {
+  it('starts recording when a gateway appears on its address, with what it buffered meanwhile', async function () {
     const g = await gatewayOnAddr();
     await waitForGoAgent(g);
     const tokens = await serve(5, 'first');
     await recorded(g, tokens);
+    // The agent kept the events of the requests served while the gateway was absent.
+    await recorded(g, absent);
+    expect(g.stats().droppedEvents).to.equal(0);
   });
 
   it('keeps serving when the gateway closes mid-run, and records again on a new gateway', async function () {
@@ -94,5 +99,40 @@ describe('Go SUT with the gateway absent, gone and back', function () {
     const tokens = await serve(5, 'again');
     await recorded(g2, tokens);
     expect(g2.sessions.filter((s) => tokens.includes(sessionToken(s) ?? '')).length).to.equal(5);
+  });
+
+  it('counts what overflows a small buffer while the gateway is absent, and reports it when it appears', async function () {
+    const smallAddr = `127.0.0.1:${await freePort()}`;
+    const small = await startGoSut(await buildGoSut('hooked'), {
+      gatewayAddr: smallAddr,
+      downstreams: deps.downstreams,
+      env: { KOALA_BUFFER_SIZE: '65536' },
+    });
+    try {
+      const tokens: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        const token = `small-${run}-${i}`;
+        const c = await RawHttpClient.connect(small.port);
+        const r = await c.get(`/fanout?token=${token}`);
+        await c.close();
+        expect(r.status, r.body).to.equal(200);
+        tokens.push(token);
+      }
+      // Now a gateway on that SUT's address: buffered events, then a drop report.
+      const g = await waitFor('a gateway on the small SUT address', () => startTestGateway({ agentGrpcAddr: smallAddr }).catch(() => undefined), 10_000, 100);
+      gateways.push(g);
+      await waitFor('the drop report', () => g.stats().droppedEvents > 0, 20_000);
+      await sleep(3_000); // let the buffered sessions end (idle) and be emitted
+      const sessions = g.sessions.filter((s) => tokens.includes(sessionToken(s) ?? ''));
+      const got = new Set(sessions.map((s) => sessionToken(s)));
+      expect(got.size, 'one session per recorded request').to.equal(sessions.length);
+      const missing = tokens.filter((t) => !got.has(t)).length;
+      console.log(`      100 requests, ${sessions.length} sessions, ${missing} missing, ${g.stats().droppedEvents} events reported dropped`);
+      expect(missing, 'a 64 KiB buffer cannot hold 100 requests').to.be.greaterThan(0);
+      expect(sessions.length, 'the buffered requests are recorded').to.be.greaterThan(0);
+      expect(missing).to.be.at.most(g.stats().droppedEvents);
+    } finally {
+      await small.stop();
+    }
   });
 });

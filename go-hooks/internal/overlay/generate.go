@@ -35,13 +35,14 @@ func concat(lists ...[]FilePatch) []FilePatch {
 
 // Toolchain is what the go command in a directory reports.
 type Toolchain struct {
-	GOROOT    string
-	GOVERSION string
+	GOROOT     string
+	GOVERSION  string
+	GOMODCACHE string
 }
 
-// Lookup runs `go env GOROOT GOVERSION` in dir with the given environment (nil: os.Environ).
+// Lookup runs `go env GOROOT GOVERSION GOMODCACHE` in dir with the given environment (nil: os.Environ).
 func Lookup(dir string, env []string) (Toolchain, error) {
-	cmd := exec.Command("go", "env", "GOROOT", "GOVERSION")
+	cmd := exec.Command("go", "env", "GOROOT", "GOVERSION", "GOMODCACHE")
 	cmd.Dir = dir
 	cmd.Env = env
 	var stderr bytes.Buffer
@@ -51,10 +52,10 @@ func Lookup(dir string, env []string) (Toolchain, error) {
 		return Toolchain{}, fmt.Errorf("koala: go env GOROOT GOVERSION: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		return Toolchain{}, fmt.Errorf("koala: unexpected go env output %q", out)
 	}
-	return Toolchain{GOROOT: lines[0], GOVERSION: lines[1]}, nil
+	return Toolchain{GOROOT: lines[0], GOVERSION: lines[1], GOMODCACHE: lines[2]}, nil
 }
 
 // minor turns "go1.26.8", "go1.27rc1" or "go1.26" into 26; -1 if it is not a go1.N version.
@@ -130,6 +131,9 @@ func DefaultCacheDir() (string, error) {
 // Generate writes the patched files and overlay.json for tc under cacheDir (reusing a
 // complete earlier result) and returns the absolute path of overlay.json.
 func Generate(tc Toolchain, cacheDir string) (string, error) {
+	if inModCache(tc) {
+		return "", fmt.Errorf("%w: GOROOT %s (%s) lies in GOMODCACHE; install that Go outside the module cache and build with GOTOOLCHAIN=local", ErrToolchainInModCache, tc.GOROOT, tc.GOVERSION)
+	}
 	patches, err := PatchesFor(tc.GOVERSION)
 	if err != nil {
 		return "", err
@@ -181,4 +185,14 @@ func Generate(tc Toolchain, cacheDir string) (string, error) {
 		return "", err
 	}
 	return overlayPath, nil
+}
+
+// inModCache reports whether GOROOT is a toolchain that GOTOOLCHAIN downloaded into the module
+// cache: the go command refuses overlays of files there.
+func inModCache(tc Toolchain) bool {
+	if tc.GOMODCACHE == "" {
+		return false
+	}
+	rel, err := filepath.Rel(tc.GOMODCACHE, tc.GOROOT)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

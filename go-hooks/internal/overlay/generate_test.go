@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,4 +70,16 @@ func TestGenerateForTheInstalledGo(t *testing.T) {
 func firstLines(s string, n int) string {
 	lines := strings.SplitAfterN(s, "\n", n+1)
 	return strings.Join(lines[:n], "")
+}
+
+func TestGenerateRefusesAToolchainInTheModuleCache(t *testing.T) {
+	tc := Toolchain{
+		GOROOT:     "/home/u/go/pkg/mod/golang.org/toolchain@v0.0.1-go1.27.3.linux-amd64",
+		GOVERSION:  "go1.27.3",
+		GOMODCACHE: "/home/u/go/pkg/mod",
+	}
+	_, err := Generate(tc, t.TempDir())
+	if !errors.Is(err, ErrToolchainInModCache) || !strings.Contains(err.Error(), "GOTOOLCHAIN=local") {
+		t.Fatalf("err = %v, want ErrToolchainInModCache with the fix", err)
+	}
 }

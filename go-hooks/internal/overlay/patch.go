@@ -12,6 +12,8 @@ var (
 	ErrAnchorMissing   = errors.New("koala: overlay anchor not found")
 	ErrAnchorAmbiguous = errors.New("koala: overlay anchor found more than once")
 	ErrGoVersion       = errors.New("koala: Go version not supported by the overlay")
+	// ErrToolchainInModCache: the go command refuses to overlay files beneath GOMODCACHE.
+	ErrToolchainInModCache = errors.New("koala: the Go toolchain is in the module cache")
 )
 
 // OpKind says where an op puts its text relative to its anchor.
