@@ -61,6 +61,9 @@ static uint64_t learn(int fd) {
   struct stat st;
   if (fstat(fd, &st) != 0) return 0;
   if (!S_ISSOCK(st.st_mode)) return KOALA_FD_MAKE(KOALA_FD_NOT_SOCKET, 0, 0);
+  /* stdin/out/err are often sockets (systemd's journal stream, a parent's socketpair): they are
+   * logs, not traffic, unless the program itself accepted or connected them. */
+  if (fd <= 2) return KOALA_FD_MAKE(KOALA_FD_IGNORED, 0, 0);
   int type = 0, listening = 0;
   socklen_t len = sizeof type;
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return KOALA_FD_MAKE(KOALA_FD_IGNORED, 0, 0);

@@ -4,6 +4,7 @@
  * koala:session diagnostics channel. Owns the lifecycle: start, flush, close.
  */
 import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { SessionAssembler } from '../assembler/session-assembler.js';
 import { loadConfig } from '../config/load-config.js';
@@ -16,10 +17,32 @@ import { ShimListener } from '../ingest/shim-listener.js';
 import { channels, publish } from '../log/channels.js';
 import { Logger } from '../log/logger.js';
 import { JsonlSessionStore, type SessionStore } from '../store/jsonl-session-store.js';
+import { formatHostPort, parseHostPort } from '../config/option-parsers.js';
+import { KoalaError } from '../errors.js';
+import { ReplayEngine, type ReplayOptions, type SessionResult } from '../replay/replay-engine.js';
+import type { NoiseRules } from '../replay/verdict/noise-rules.js';
+import { ReplayApi } from './replay-api.js';
+import { ReplayRouter } from './replay-router.js';
+
+/** Replay settings that are not gateway-wide options (the option table holds the rest). */
+export interface GatewayReplayOptions {
+  /** No recorded talk for an outbound request: close the connection (default) or answer an error. */
+  onNoMatch?: 'close' | 'error';
+  /** Bound on waiting for an agent's CONNECT report (default 2 s). */
+  reportWaitMs?: number;
+  /** After the response, how long late outbound calls still count (default 50 ms). */
+  settleMs?: number;
+  firstByteTimeoutMs?: number;
+  totalTimeoutMs?: number;
+  noise?: NoiseRules;
+  /** Serve the replay API (POST /replay, POST /json) on inboundAddr; default true. */
+  api?: boolean;
+}
 
 export type GatewayOptions = Partial<KoalaConfig> & {
   /** Use this logger instead of one built from logLevel/logFile. */
   logger?: Logger;
+  replay?: GatewayReplayOptions;
 };
 
 export interface GatewayStats {
@@ -62,9 +85,17 @@ export class Gateway extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private accepting = true;
+  private readonly linkNames = new Map<number, string>();
   private readonly counters = { linksTotal: 0, sessions: 0, events: 0, storeErrors: 0 };
+  private readonly recording: boolean;
+  private readonly replayEngine: ReplayEngine | undefined;
+  private readonly router: ReplayRouter | undefined;
+  private api: ReplayApi | undefined;
+  private outboundBound: AddressInfo | undefined;
+  /** record+replay: driver port → the replayed session id, until the re-recording arrives. */
+  private readonly replayedPorts = new Map<number, { sessionId: string; atMs: number }>();
 
-  private constructor(config: KoalaConfig, logger: Logger, ownsLogger: boolean) {
+  private constructor(config: KoalaConfig, logger: Logger, ownsLogger: boolean, private readonly replayOpts: GatewayReplayOptions = {}) {
     super();
     this.config = config;
     this.log = logger.child('gateway');
@@ -79,18 +110,42 @@ export class Gateway extends EventEmitter {
       (s) => this.onSession(s),
     );
     this.assembler.onWarning = (message, detail) => assemblerLog.warn(message, detail);
+    this.recording = config.mode !== 'replay';
+    if (config.mode !== 'record') {
+      this.replayEngine = new ReplayEngine({
+        sut: parseHostPort(config.sutAddr),
+        outbound: parseHostPort(config.outboundAddr),
+        match: { strategy: config.matchStrategy, simThreshold: config.matchThreshold },
+        onNoMatch: replayOpts.onNoMatch,
+        idleMs: config.inboundReadTimeoutMs,
+        reportWaitMs: replayOpts.reportWaitMs,
+        settleMs: replayOpts.settleMs,
+        firstByteTimeoutMs: replayOpts.firstByteTimeoutMs,
+        totalTimeoutMs: replayOpts.totalTimeoutMs,
+        noise: replayOpts.noise,
+        onInboundRegistered: this.recording ? (port, id) => this.replayedPorts.set(port, { sessionId: id, atMs: Date.now() }) : undefined,
+      });
+      this.router = new ReplayRouter(this.replayEngine);
+    }
     const sink = this.sink();
     this.shim = new ShimListener({ path: config.agentSocket, sink, maxFrameBytes: config.maxFrameBytes, logger });
     this.grpcServer = new GrpcAgentServer({ address: config.agentGrpcAddr, sink, maxFrameBytes: config.maxFrameBytes, logger });
   }
 
   static async start(opts: GatewayOptions = {}): Promise<Gateway> {
-    const { logger: given, ...rest } = opts;
+    const { logger: given, replay, ...rest } = opts;
     const config = loadConfig({ env: {}, overrides: rest });
     const logger = given ?? Logger.create({ level: config.logLevel, file: config.logFile });
-    const gw = new Gateway(config, logger, given === undefined);
+    const gw = new Gateway(config, logger, given === undefined, replay);
     try {
       if (config.storeDir !== undefined) gw.store = await JsonlSessionStore.open(config.storeDir);
+      if (gw.replayEngine !== undefined) {
+        gw.outboundBound = await gw.replayEngine.start();
+        if (replay?.api !== false) {
+          gw.api = new ReplayApi(gw, logger.child('replay-api'));
+          await gw.api.listen(parseHostPort(config.inboundAddr));
+        }
+      }
       await gw.shim.listen();
       await gw.grpcServer.listen();
     } catch (err) {
@@ -99,8 +154,10 @@ export class Gateway extends EventEmitter {
     }
     gw.timer = setInterval(() => gw.tick(), TICK_MS);
     gw.timer.unref();
-    if (config.mode !== 'record') gw.log.warn('replay is not implemented yet: recording side only', { mode: config.mode });
-    gw.log.info('gateway started', { mode: config.mode, store: config.storeDir, agentSocket: gw.agentSocket, grpc: gw.agentGrpcAddr });
+    gw.log.info('gateway started', {
+      mode: config.mode, store: config.storeDir, agentSocket: gw.agentSocket, grpc: gw.agentGrpcAddr,
+      outbound: gw.outboundAddr, inbound: gw.inboundAddr,
+    });
     return gw;
   }
 
@@ -111,6 +168,47 @@ export class Gateway extends EventEmitter {
   /** host:port actually bound (the real port when port 0 was asked). */
   get agentGrpcAddr(): string {
     return this.grpcServer.address;
+  }
+
+  /** Replay: the outbound mock's address actually bound (the agents' KOALA_OUTBOUND_ADDR). */
+  get outboundAddr(): string | undefined {
+    const a = this.outboundBound;
+    return a === undefined ? undefined : formatHostPort({ host: a.address, port: a.port });
+  }
+
+  /** Replay: the replay API's address actually bound (undefined when not served). */
+  get inboundAddr(): string | undefined {
+    return this.api?.address;
+  }
+
+  get replaying(): boolean {
+    return this.replayEngine !== undefined;
+  }
+
+  /**
+   * Replays one recorded session against the SUT (opts.sut, else sutAddr) and resolves with its
+   * verdict. Many may run at once. The SUT must run under an agent connected to this gateway in
+   * replay mode, with KOALA_OUTBOUND_ADDR = outboundAddr.
+   */
+  replaySession(session: Session, opts: ReplayOptions = {}): Promise<SessionResult> {
+    if (this.replayEngine === undefined) {
+      return Promise.reject(new KoalaError('KOALA_ERR_REPLAY', `the gateway runs in ${this.config.mode} mode; replay needs mode replay or record+replay`));
+    }
+    if (!this.accepting) return Promise.reject(new KoalaError('KOALA_ERR_REPLAY', 'the gateway is closing'));
+    return this.replayEngine.replaySession(session, opts);
+  }
+
+  /**
+   * Sessions whose preludes and talks answer connections the SUT opens outside any session
+   * (start-up pools, e.g. a MySQL greeting). Call before the SUT starts.
+   */
+  preload(sessions: readonly Session[]): void {
+    this.replayEngine?.preload(sessions);
+  }
+
+  /** SUT names of the agents connected now (koala replay --wait-agent). */
+  agentNames(): string[] {
+    return [...this.linkNames.values()];
   }
 
   get storePath(): string | undefined {
@@ -154,7 +252,7 @@ export class Gateway extends EventEmitter {
   }
 
   private async shutdownParts(): Promise<void> {
-    await Promise.allSettled([this.shim.close(), this.grpcServer.close()]);
+    await Promise.allSettled([this.shim.close(), this.grpcServer.close(), this.api?.close(), this.replayEngine?.close()]);
     if (this.store) {
       try {
         await this.store.close();
@@ -166,6 +264,9 @@ export class Gateway extends EventEmitter {
 
   private tick(): void {
     this.safely('tick', () => this.assembler.tick());
+    // A replayed session that was never re-recorded (replay-only agents, a SUT that died).
+    const old = Date.now() - 10 * 60_000;
+    for (const [port, r] of this.replayedPorts) if (r.atMs < old) this.replayedPorts.delete(port);
   }
 
   /** The assembler is pure code; a bug in it must cost a session, not the gateway. */
@@ -184,10 +285,12 @@ export class Gateway extends EventEmitter {
         this.log.info('agent connected', () => ({
           link: link.linkId, transport: link.transport, sut: link.hello.sutName, pid: link.hello.pid, kind: link.hello.kind,
         }));
-        if (this.accepting) this.safely('agentConnected', () => this.assembler.agentConnected(link.linkId, link.hello));
+        this.linkNames.set(link.linkId, link.hello.sutName);
+        if (this.accepting && this.recording) this.safely('agentConnected', () => this.assembler.agentConnected(link.linkId, link.hello));
+        if (this.accepting) this.safely('replay agentConnected', () => this.router?.agentConnected(link.linkId, link.hello));
         return {
           mode: MODE_BITS[this.config.mode],
-          outboundAddr: this.config.outboundAddr,
+          outboundAddr: this.outboundAddr ?? this.config.outboundAddr,
           bypassAddrs: this.config.outboundBypassAddrs,
           maxPayload: 0,
           gatewayId: this.id,
@@ -197,17 +300,27 @@ export class Gateway extends EventEmitter {
         if (!this.accepting) return;
         this.counters.events += events.length;
         this.log.trace('events', () => ({ link: link.linkId, n: events.length }));
-        this.safely('ingest', () => this.assembler.ingest(link.linkId, events));
+        // Replay first: the mapping must be known before the mock needs it.
+        if (this.router !== undefined) this.safely('replay routing', () => this.router?.ingest(link.linkId, events));
+        if (this.recording) this.safely('ingest', () => this.assembler.ingest(link.linkId, events));
       },
       agentDisconnected: (link: AgentLink, reason: string) => {
         this.log.info('agent disconnected', { link: link.linkId, pid: link.hello.pid, reason });
-        if (this.accepting) this.safely('agentDisconnected', () => this.assembler.agentDisconnected(link.linkId));
+        this.linkNames.delete(link.linkId);
+        this.router?.agentDisconnected(link.linkId);
+        if (this.accepting && this.recording) this.safely('agentDisconnected', () => this.assembler.agentDisconnected(link.linkId));
       },
     };
   }
 
   private onSession(session: Session): void {
     this.counters.sessions++;
+    const port = session.inbound?.peer?.port;
+    const replayed = port === undefined ? undefined : this.replayedPorts.get(port);
+    if (replayed !== undefined && port !== undefined) {
+      session.replayOf = replayed.sessionId;
+      this.replayedPorts.delete(port);
+    }
     this.log.debug('session', () => ({ id: session.id, sut: session.sut, talks: session.talks.length, end: session.endReason }));
     if (this.store) {
       try {

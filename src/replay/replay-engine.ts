@@ -30,6 +30,11 @@ export interface ReplayEngineOptions {
   firstByteTimeoutMs?: number;
   totalTimeoutMs?: number;
   noise?: NoiseRules;
+  /**
+   * The driver registered its local port for a session (before writing the request). The gateway
+   * uses it in record+replay mode to link the re-recorded session to the one replayed.
+   */
+  onInboundRegistered?: (localPort: number, sessionId: string) => void;
 }
 
 export interface ReplayOptions {
@@ -167,6 +172,7 @@ export class ReplayEngine {
       const res = await driver.drive(request, (port) => {
         localPort = port;
         this.inboundPorts.set(port, session.id);
+        this.opts.onInboundRegistered?.(port, session.id);
       });
       if ((this.opts.settleMs ?? 50) > 0) await new Promise((r) => setTimeout(r, this.opts.settleMs ?? 50));
       const calls = this.calls.get(session.id) ?? [];

@@ -18,7 +18,7 @@ function event(over: Partial<Event>): Event {
   return {
     seq: 0n, tsNs: 0n, tid: 0n, vtid: 0n, kind: EventKind.EVENT_KIND_UNSPECIFIED, connId: 0n, fd: 0,
     socketType: SocketType.SOCKET_TYPE_UNSPECIFIED, local: undefined, peer: undefined, originalDst: undefined,
-    payload: new Uint8Array(0), payloadLen: 0n, flags: 0n, droppedEvents: 0n, droppedBytes: 0n, parentTid: 0n,
+    payload: Buffer.alloc(0), payloadLen: 0n, flags: 0n, droppedEvents: 0n, droppedBytes: 0n, parentTid: 0n,
     listenConnId: 0n, errno: 0, ...over,
   };
 }
@@ -53,14 +53,14 @@ describe('csrc encode (golden vectors)', () => {
   const accept = event({
     seq: 1n, tsNs: 1700000000000000001n, tid: 100n, vtid: -5n, kind: EventKind.EVENT_KIND_ACCEPT, connId: 2n, fd: 7,
     socketType: SocketType.SOCKET_TYPE_STREAM,
-    local: { family: AddressFamily.ADDRESS_FAMILY_INET, ip: new Uint8Array([127, 0, 0, 1]), port: 8080, path: '' },
-    peer: { family: AddressFamily.ADDRESS_FAMILY_INET6, ip: new Uint8Array([...new Array(15).fill(0), 1]), port: 65535, path: '' },
+    local: { family: AddressFamily.ADDRESS_FAMILY_INET, ip: Buffer.from([127, 0, 0, 1]), port: 8080, path: '' },
+    peer: { family: AddressFamily.ADDRESS_FAMILY_INET6, ip: Buffer.from([...new Array<number>(15).fill(0), 1]), port: 65535, path: '' },
     listenConnId: 1n, errno: -1,
   });
-  const payload = new Uint8Array(70000).map((_, i) => (i * 7) & 0xff);
+  const payload = Buffer.from(new Uint8Array(70000).map((_, i) => (i * 7) & 0xff));
   const send = event({
     seq: 300n, kind: EventKind.EVENT_KIND_SEND, connId: 1n << 40n, fd: -1,
-    originalDst: { family: AddressFamily.ADDRESS_FAMILY_UNIX, ip: new Uint8Array(0), port: 0, path: '@abstract' },
+    originalDst: { family: AddressFamily.ADDRESS_FAMILY_UNIX, ip: Buffer.alloc(0), port: 0, path: '@abstract' },
     payload, payloadLen: 1n << 33n, flags: 127127n, droppedEvents: 3n, droppedBytes: 4096n, parentTid: -1n,
   });
   const empty = event({ kind: EventKind.EVENT_KIND_RECV });

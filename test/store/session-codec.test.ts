@@ -85,3 +85,13 @@ describe('session codec', () => {
     });
   }
 });
+
+describe('docs/session-format.md', () => {
+  it('its example line decodes and encodes back to the same line', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const doc = await readFile(new URL('../../docs/session-format.md', import.meta.url), 'utf8');
+    const line = /```json\n(.*)\n```/.exec(doc)?.[1];
+    expect(line, 'example block').to.be.a('string');
+    expect(encodeSessionLine(decodeSessionLine(line!))).to.equal(line);
+  });
+});

@@ -27,17 +27,21 @@ export function buildRunReport(results: readonly SessionResult[], startedAtMs: n
  * file is both lossless and greppable.
  */
 export function toJsonReport(report: RunReport): string {
-  return JSON.stringify(
-    report,
-    (key, value: unknown) => {
-      if (typeof value === 'bigint') return value.toString();
-      if (value instanceof Uint8Array) return { base64: Buffer.from(value).toString('base64'), text: Buffer.from(value).toString('latin1') };
-      if (value !== null && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
-        const b = Buffer.from((value as { data: number[] }).data);
-        return { base64: b.toString('base64'), text: b.toString('latin1') };
-      }
-      return key === 'talk' ? undefined : value;
-    },
-    2,
-  );
+  return JSON.stringify(report, reportJsonReplacer, 2);
+}
+
+/** One session's result as JSON, in the same encoding as the run report. */
+export function toJsonResult(result: SessionResult): string {
+  return JSON.stringify(result, reportJsonReplacer, 2);
+}
+
+/** JSON.stringify replacer of the reports: bigints as text, bytes as { base64, text }, no talk copies. */
+export function reportJsonReplacer(key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return { base64: Buffer.from(value).toString('base64'), text: Buffer.from(value).toString('latin1') };
+  if (value !== null && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+    const b = Buffer.from((value as { data: number[] }).data);
+    return { base64: b.toString('base64'), text: b.toString('latin1') };
+  }
+  return key === 'talk' ? undefined : value;
 }

@@ -15,7 +15,7 @@ int main(void) {
     int cc = connect_tcp(&la);
     CHECK(write(cc, "child", 5) == 5);
     close(cc);
-    _exit(0) ;
+    exit(0);
   }
   int st;
   CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -1,0 +1,92 @@
+/**
+ * Turns one agent's event stream into ReplayEngine calls (docs/replay.md, "Wiring"). Keeps, per
+ * agent link, only what the events themselves do not repeat: which connection is inbound (and its
+ * client port, from ACCEPT) and which is a redirected outbound one (and its SUT-side port, from
+ * CONNECT). Every engine call is keyed by the SUT's pid, so processes never share state.
+ */
+import { EventKind, type AgentHello, type Event } from '../generated/koala/v1/agent.pb.js';
+import type { ReplayEngine } from '../replay/replay-engine.js';
+
+interface ConnState {
+  inbound: boolean;
+  /** Inbound: the client's port (the driver's key). Outbound: the SUT-side bound port. */
+  port: number;
+  /** Inbound: the last virtual thread bound through this connection, to skip repeated binds. */
+  boundVtid?: bigint;
+}
+
+interface LinkState {
+  pid: number;
+  conns: Map<bigint, ConnState>;
+}
+
+const THREAD_SHUTDOWN = 'to-koala!thread-shutdown';
+
+export class ReplayRouter {
+  private readonly links = new Map<number, LinkState>();
+
+  constructor(private readonly engine: ReplayEngine) {}
+
+  agentConnected(linkId: number, hello: AgentHello): void {
+    this.links.set(linkId, { pid: hello.pid, conns: new Map() });
+  }
+
+  agentDisconnected(linkId: number): void {
+    this.links.delete(linkId);
+  }
+
+  ingest(linkId: number, events: readonly Event[]): void {
+    const link = this.links.get(linkId);
+    if (link === undefined) return;
+    for (const e of events) this.apply(link, e);
+  }
+
+  private apply(link: LinkState, e: Event): void {
+    const vtid = e.vtid !== 0n ? e.vtid : e.tid;
+    switch (e.kind) {
+      case EventKind.EVENT_KIND_ACCEPT:
+        // The acceptor thread is not bound here: the thread that reads the request is (thread per
+        // connection, worker pools with delegation), on its first RECV below.
+        if (e.peer !== undefined) link.conns.set(e.connId, { inbound: true, port: e.peer.port });
+        return;
+      case EventKind.EVENT_KIND_CONNECT: {
+        const dst = e.originalDst ?? e.peer;
+        // No local port: not redirected (bypass, unix socket, or a recorder-only agent).
+        if (e.local === undefined || e.local.port === 0 || dst === undefined) return;
+        link.conns.set(e.connId, { inbound: false, port: e.local.port });
+        this.engine.onAgentConnect(link.pid, e.local.port, dst, vtid);
+        return;
+      }
+      case EventKind.EVENT_KIND_RECV:
+      case EventKind.EVENT_KIND_SEND: {
+        const c = link.conns.get(e.connId);
+        if (c === undefined) return;
+        if (c.inbound) {
+          if (c.boundVtid === vtid) return;
+          if (this.engine.onAgentInbound(link.pid, vtid, c.port) !== undefined) c.boundVtid = vtid;
+        } else if (e.kind === EventKind.EVENT_KIND_SEND) {
+          this.engine.onAgentSend(link.pid, c.port, vtid);
+        }
+        return;
+      }
+      case EventKind.EVENT_KIND_DATAGRAM: {
+        const dst = e.peer ?? e.originalDst;
+        if (dst !== undefined) this.engine.onAgentDatagram(link.pid, vtid, dst, Buffer.from(e.payload));
+        return;
+      }
+      case EventKind.EVENT_KIND_CLOSE:
+        link.conns.delete(e.connId);
+        return;
+      case EventKind.EVENT_KIND_THREAD_EXIT:
+        this.engine.onAgentThreadExit(link.pid, e.tid);
+        return;
+      case EventKind.EVENT_KIND_HELPER: {
+        const command = Buffer.from(e.payload).toString('latin1').split('\n', 1)[0];
+        if (command === THREAD_SHUTDOWN) this.engine.onAgentThreadExit(link.pid, e.flags !== 0n ? e.flags : vtid);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+import { mkdtemp, readdir, readFile, rm, stat, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JsonlSessionStore } from '../../src/store/jsonl-session-store.js';
+import { decodeSessionLine, encodeSessionLine } from '../../src/store/session-codec.js';
+import type { KoalaError } from '../../src/errors.js';
+import { sampleSession } from './sample-session.js';
+
+describe('JsonlSessionStore', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'koala-store-'));
+  });
+  afterEach(async () => {
+    await chmod(root, 0o700).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('writes one line per session, in order, each ending with a newline', async () => {
+    const store = await JsonlSessionStore.open(join(root, 'rec'));
+    for (let i = 0; i < 50; i++) store.append(sampleSession({ id: `s${i}` }));
+    await store.close();
+    const content = await readFile(store.path, 'utf8');
+    expect(content.endsWith('\n')).to.equal(true);
+    const lines = content.split('\n').slice(0, -1);
+    expect(lines.map((l) => decodeSessionLine(l).id)).to.deep.equal(Array.from({ length: 50 }, (_, i) => `s${i}`));
+  });
+
+  it('names files sessions-<yyyymmdd-hhmmss>-<pid>-<n>.jsonl, a new file per run', async () => {
+    const now = () => new Date(Date.UTC(2025, 0, 2, 3, 4, 5));
+    const a = await JsonlSessionStore.open(root, { now });
+    const b = await JsonlSessionStore.open(root, { now });
+    expect(a.path).to.equal(join(root, `sessions-20250102-030405-${process.pid}-0001.jsonl`));
+    expect(b.path).to.not.equal(a.path);
+    await a.close();
+    await b.close();
+  });
+
+  it('creates the directory 0700 and files 0600', async () => {
+    const dir = join(root, 'private');
+    const store = await JsonlSessionStore.open(dir);
+    store.append(sampleSession());
+    await store.close();
+    expect((await stat(dir)).mode & 0o777).to.equal(0o700);
+    expect((await stat(store.path)).mode & 0o777).to.equal(0o600);
+  });
+
+  it('rotates past rotateBytes, never splitting a line', async () => {
+    const line = Buffer.byteLength(encodeSessionLine(sampleSession({ id: 's0' }))) + 1;
+    const store = await JsonlSessionStore.open(root, { rotateBytes: line * 3 });
+    for (let i = 0; i < 10; i++) store.append(sampleSession({ id: `s${i}` }));
+    await store.close();
+    const files = (await readdir(root)).sort();
+    expect(files).to.have.length(4); // 3 + 3 + 3 + 1 lines
+    const ids: string[] = [];
+    for (const f of files) {
+      const content = await readFile(join(root, f), 'utf8');
+      expect(content.endsWith('\n')).to.equal(true);
+      expect(Buffer.byteLength(content)).to.be.at.most(line * 3);
+      ids.push(...content.split('\n').slice(0, -1).map((l) => decodeSessionLine(l).id));
+    }
+    expect(ids).to.deep.equal(Array.from({ length: 10 }, (_, i) => `s${i}`));
+    expect(store.stats()).to.include({ sessionsWritten: 10, files: files.length });
+  });
+
+  it('reports a write failure through onError, never as an unhandled rejection', async () => {
+    const errors: KoalaError[] = [];
+    const store = await JsonlSessionStore.open(root, { onError: (e) => errors.push(e) });
+    // Closing the handle under the store makes the next write fail.
+    await (store as unknown as { fh: { close(): Promise<void> } }).fh.close();
+    store.append(sampleSession());
+    await store.flush();
+    store.append(sampleSession({ id: 'after' }));
+    await store.close();
+    expect(errors.length).to.be.greaterThan(0);
+    expect(errors[0]!.code).to.equal('KOALA_ERR_STORE');
+    expect(store.stats().sessionsDropped).to.equal(2);
+  });
+
+  it('fails to open on a path that is a file, with KOALA_ERR_STORE', async () => {
+    const store = await JsonlSessionStore.open(root);
+    await store.close();
+    let caught: unknown;
+    await JsonlSessionStore.open(store.path).catch((e: unknown) => (caught = e));
+    expect((caught as KoalaError).code).to.equal('KOALA_ERR_STORE');
+  });
+});
