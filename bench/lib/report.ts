@@ -37,7 +37,8 @@ export type Cell = string | number | undefined;
 /** Formats a number for a table: integers with thousands separators, others to `digits`. */
 export function fmt(x: number | undefined, digits = 1): string {
   if (x === undefined || Number.isNaN(x)) return '-';
-  if (Number.isInteger(x) && Math.abs(x) >= 1000) return x.toLocaleString('en-US');
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
+  if (Number.isInteger(x)) return String(x);
   return x.toFixed(digits);
 }
 
