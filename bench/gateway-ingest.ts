@@ -5,7 +5,7 @@
  * recv reply, send response, close, close), each link a new "process". Measured at the gateway:
  * events/s, MB/s of frames, sessions/s, and the gateway process's peak RSS and heap.
  *
- *   node --import tsx bench/gateway-ingest.ts [--seconds 10] [--links 2] [--batch 256] [--store true]
+ *   node --import tsx bench/gateway-ingest.ts [--seconds 8] [--links 2] [--batch 256] [--store both|true|false]
  */
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -128,10 +128,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const { values } = parseArgs({
     args: argv,
     options: {
-      seconds: { type: 'string', default: '10' },
+      seconds: { type: 'string', default: '8' },
       links: { type: 'string', default: '2' },
       batch: { type: 'string', default: '256' },
-      store: { type: 'string', default: 'true' },
+      store: { type: 'string', default: 'both' },
       agent: { type: 'string' },
     },
   });
@@ -140,8 +140,42 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const perBatch = Number(values.batch);
   if (values.agent !== undefined) return agent(values.agent, seconds, links, perBatch);
 
-  const store = values.store !== 'false';
-  const h = header('ingest', `gateway ingest, synthetic shim agent in a child process, ${links} links at once, ${perBatch} events/batch, store ${store ? 'on' : 'off'}, ${seconds} s`);
+  const stores = values.store === 'both' ? [true, false] : [values.store !== 'false'];
+  const h = header('ingest', `gateway ingest, synthetic shim agent in a child process, ${links} links at once, ${perBatch} events/batch, ${seconds} s per row`);
+  const rows: Cell[][] = [];
+  const results: Measured[] = [];
+  for (const store of stores) {
+    const r = await measure(store, seconds, links, perBatch);
+    results.push(r);
+    rows.push([
+      store ? 'on' : 'off', Math.round(r.eventsPerSec), r.mbPerSec, Math.round(r.sessionsPerSec), `${r.events}/${r.sentEvents}`, r.sessions,
+      r.measuredSeconds, r.peakRssBytes / 2 ** 20, r.peakHeapBytes / 2 ** 20,
+    ]);
+  }
+  finish(h, ['store', 'events/s', 'MB/s', 'sessions/s', 'events in/sent', 'sessions', 'seconds', 'peak RSS MiB', 'peak heap MiB'], rows,
+    { seconds, links, perBatch, results }, [
+      'seconds: from the first event the gateway counted to the last one (the agent stops after --seconds; the gateway then catches up).',
+      'MB/s: frame bytes written by the agent / seconds. RSS and heap: this process (the gateway), sampled every 50 ms.',
+    ]);
+}
+
+interface Measured {
+  store: boolean;
+  eventsPerSec: number;
+  mbPerSec: number;
+  sessionsPerSec: number;
+  events: number;
+  sentEvents: number;
+  sentBytes: number;
+  sessions: number;
+  measuredSeconds: number;
+  peakRssBytes: number;
+  peakHeapBytes: number;
+  badFrames: number;
+  storeErrors: number;
+}
+
+async function measure(store: boolean, seconds: number, links: number, perBatch: number): Promise<Measured> {
   const gw = await startBenchGateway({ store });
   try {
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--cpu-prof') && !a.startsWith('--heap-prof'));
@@ -149,34 +183,28 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       '--seconds', String(seconds), '--links', String(links), '--batch', String(perBatch)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    let done = false;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => { done = true; r(code); }));
     let peakRss = 0;
     let peakHeap = 0;
     let first = 0;
     let lastMove = 0;
     let last = gw.stats();
-    let done = false;
-    void exited.then(() => (done = true));
-    const sampleMem = (): void => {
-      const m = process.memoryUsage();
-      peakRss = Math.max(peakRss, m.rss);
-      peakHeap = Math.max(peakHeap, m.heapUsed);
-    };
+    let doneAt = 0;
     // Sample memory and progress until the agent is done and the gateway has caught up.
     for (;;) {
       await sleep(50);
-      sampleMem();
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed);
       const s = gw.stats();
       if (s.events !== last.events || s.sessions !== last.sessions) {
         if (first === 0) first = Date.now() - 50;
         lastMove = Date.now();
         last = s;
-      } else if (done && lastMove !== 0 && Date.now() - lastMove > 500) break;
-      if (done && first === 0 && Date.now() > 0) {
-        // The agent ended but nothing arrived: give it a moment, then stop.
-        await sleep(1000);
-        if (gw.stats().events === 0) break;
       }
+      if (done && doneAt === 0) doneAt = Date.now();
+      if (done && Date.now() - Math.max(lastMove, doneAt) > 500) break;
     }
     await gw.gateway.flush();
     const code = await exited;
@@ -186,18 +214,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     const sentBytes = Number(sent?.[2] ?? NaN);
     const st = gw.stats();
     const secs = (lastMove - first) / 1000;
-    const rows: Cell[][] = [[
-      Math.round(st.events / secs), (sentBytes / secs) / 1e6, Math.round(st.sessions / secs),
-      `${st.events}/${sentEvents}`, st.sessions, secs, peakRss / 2 ** 20, peakHeap / 2 ** 20,
-    ]];
-    finish(h, ['events/s', 'MB/s', 'sessions/s', 'events in/sent', 'sessions', 'seconds', 'peak RSS MiB', 'peak heap MiB'], rows, {
-      seconds, links, perBatch, store, eventsPerSec: st.events / secs, mbPerSec: sentBytes / secs / 1e6, sessionsPerSec: st.sessions / secs,
+    return {
+      store, eventsPerSec: st.events / secs, mbPerSec: sentBytes / secs / 1e6, sessionsPerSec: st.sessions / secs,
       events: st.events, sentEvents, sentBytes, sessions: st.sessions, measuredSeconds: secs, peakRssBytes: peakRss, peakHeapBytes: peakHeap,
       badFrames: st.badFrames, storeErrors: st.storeErrors,
-    }, [
-      'seconds: from the first event the gateway counted to the last one (the agent is stopped after --seconds; the gateway then catches up).',
-      'MB/s: frame bytes written by the agent / seconds. RSS and heap: this process (the gateway), sampled every 50 ms.',
-    ]);
+    };
   } finally {
     await gw.close();
   }

@@ -5,8 +5,10 @@
  * interleaved. Two endpoints: /hello (no downstream) and /fresh (one downstream HTTP call per
  * request on a fresh connection to bench/c/downstream.c, which is not recorded).
  *
- *   node --import tsx bench/http-sut-throughput.ts [--conns 8] [--seconds 4] [--warmup 1] [--reps 2]
+ *   node --import tsx bench/http-sut-throughput.ts [--conns 8] [--seconds 3] [--warmup 1] [--reps 2]
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCSut } from '../test/helpers/sut.js';
 import { startBenchGateway } from './lib/gateway.js';
@@ -18,6 +20,8 @@ const ENDPOINTS = [
   { path: '/hello', what: '/hello (no downstream)' },
   { path: '/fresh', what: '/fresh (1 downstream call)' },
 ] as const;
+
+const CONDS = ['plain', 'shim, no gateway', 'recorded'] as const;
 
 interface Run {
   rps: number;
@@ -32,7 +36,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     args: argv,
     options: {
       conns: { type: 'string', default: '8' },
-      seconds: { type: 'string', default: '4' },
+      seconds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '1' },
       reps: { type: 'string', default: '2' },
     },
@@ -54,16 +58,20 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     delete baseEnv.LD_PRELOAD;
     const plain = await startServer(sutBuild.bin, ['0'], /^listening (\d+)$/, { env: baseEnv });
     servers.push(plain);
+    const noGateway = await startServer(sutBuild.bin, ['0'], /^listening (\d+)$/, {
+      env: { ...baseEnv, LD_PRELOAD: requireShim(), KOALA_AGENT_SOCKET: join(tmpdir(), `koala-bench-no-gateway-${process.pid}.sock`) },
+    });
+    servers.push(noGateway);
     const recorded = await startServer(sutBuild.bin, ['0'], /^listening (\d+)$/, {
       env: { ...baseEnv, LD_PRELOAD: requireShim(), KOALA_AGENT_SOCKET: gw.agentSocket },
     });
     servers.push(recorded);
-    const sutPort = { plain: Number(plain.ready[1]), recorded: Number(recorded.ready[1]) };
+    const sutPort = { plain: Number(plain.ready[1]), 'shim, no gateway': Number(noGateway.ready[1]), recorded: Number(recorded.ready[1]) };
     const runs = new Map<string, Run[]>();
     const gwDelta = new Map<string, { sessions: number; events: number; dropped: number }>();
     for (let rep = 0; rep < reps; rep++) {
       for (const ep of ENDPOINTS) {
-        for (const cond of ['plain', 'recorded'] as const) {
+        for (const cond of CONDS) {
           const before = gw.stats();
           const r = await run(loadgen, [String(sutPort[cond]), String(conns), String(warmup * 1000), String(seconds * 1000), ep.path], {
             timeoutMs: (warmup + seconds) * 1000 + 30_000,
@@ -87,22 +95,23 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     const results: Record<string, unknown>[] = [];
     for (const ep of ENDPOINTS) {
       const p = runs.get(`${ep.path}|plain`) ?? [];
-      const rec = runs.get(`${ep.path}|recorded`) ?? [];
       const pr = median(p.map((x) => x.rps));
-      const rr = median(rec.map((x) => x.rps));
       const d = gwDelta.get(ep.path);
-      for (const [cond, xs] of [['plain', p], ['recorded', rec]] as const) {
+      const byCond: Record<string, unknown> = {};
+      for (const cond of CONDS) {
+        const xs = runs.get(`${ep.path}|${cond}`) ?? [];
         const rps = median(xs.map((x) => x.rps));
         rows.push([
           ep.what, cond, Math.round(rps), median(xs.map((x) => x.p50)), median(xs.map((x) => x.p99)),
           xs.reduce((a, x) => a + x.errors, 0),
-          cond === 'recorded' ? (rr / pr).toFixed(3) : '',
+          cond === 'plain' ? '' : (rps / pr).toFixed(3),
           cond === 'recorded' && d ? `${d.sessions}/${d.dropped}` : '',
         ]);
+        byCond[cond] = { runs: xs, rps, ratio: rps / pr };
       }
-      results.push({ endpoint: ep.path, plain: p, recorded: rec, ratio: rr / pr, gateway: d });
+      results.push({ endpoint: ep.path, ...byCond, gateway: d });
     }
-    finish(h, ['endpoint', 'condition', 'req/s', 'p50 µs', 'p99 µs', 'errors', 'recorded/plain', 'sessions/dropped events'], rows,
+    finish(h, ['endpoint', 'condition', 'req/s', 'p50 µs', 'p99 µs', 'errors', '÷ plain', 'sessions/dropped events'], rows,
       { conns, seconds, warmup, reps, aimRatio: 0.95, results },
       [
         'The load generator, the SUT, the downstream and the gateway share the same cores: a recorded run pays for the',

@@ -3,30 +3,27 @@
  * latency the outbound mock adds to one call; and the time one match decision takes against a
  * session of 1,000 talks (exact, chunk, sim).
  *
- * The SUT is a small node HTTP service inside this process that plays its own agent, as the
- * replay unit tests do: for `GET /item/<key>` it reports the accept to the engine, opens a
- * connection to the outbound mock, reports the CONNECT (after the TCP connect, so the mock's
- * resolver sometimes waits for it), sends one Redis GET, and answers with the value. SUT, inbound
- * driver and mock share one event loop, so these are numbers for the whole loop, not the engine
- * alone. The baseline for "added latency" is the same SUT calling a plain in-process server that
- * answers the same bytes at once.
+ * Replay mode is not wired into the gateway yet, so the SUT is a small node HTTP service that
+ * plays its own agent, as the replay unit tests do (bench/lib/replay-sut.ts), by default in a
+ * worker thread so that it has its own event loop and its reports arrive by message. The engine,
+ * its inbound driver and outbound mock run in the main thread. The baseline for "added latency"
+ * is the same SUT calling a plain server that answers the same bytes at once.
  *
- *   node --import tsx bench/replay-throughput.ts [--seconds 4] [--max 4000] [--settle 0]
+ *   node --import tsx bench/replay-throughput.ts [--seconds 4] [--max 4000] [--settle 0] [--match true]
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { ReplayEngine } from '../src/replay/replay-engine.js';
 import { ReplayLedger } from '../src/replay/match/replay-ledger.js';
 import type { Session } from '../src/generated/koala/v1/session.pb.js';
 import { addr, makeSession } from '../test/replay/make-session.js';
 import { finish, header, median, quantile, type Cell } from './lib/report.js';
+import { getCmd, httpOk, startNodeSut, type SutReport } from './lib/replay-sut.js';
 
 const PID = 4242;
 const REDIS = '127.0.0.1:6379';
-const getCmd = (key: string): string => `*2\r\n$3\r\nGET\r\n$${key.length}\r\n${key}\r\n`;
-const httpOk = (body: string): string =>
-  `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
 function recorded(id: string, key: string, value: string): Session {
   return makeSession(
@@ -38,9 +35,8 @@ function recorded(id: string, key: string, value: string): Session {
 
 interface Sut {
   port: number;
-  /** ms from starting the outbound connect to the whole reply, one per call. */
-  callMs: number[];
-  target: { port: number };
+  /** ms from starting the outbound connect to the whole reply, one per call (complete after stop). */
+  callMs(): number[];
   stop(): Promise<void>;
 }
 
@@ -51,50 +47,41 @@ async function listen(server: Server): Promise<number> {
   return a.port;
 }
 
-/** The node SUT playing its own agent (see the file comment). `target.port` is where it calls. */
-async function startSut(engine: ReplayEngine, targetPort: number): Promise<Sut> {
-  let vtid = 100;
-  const sockets = new Set<Socket>();
-  const callMs: number[] = [];
-  const target = { port: targetPort };
-  const server = createServer((inbound) => {
-    sockets.add(inbound);
-    inbound.on('close', () => sockets.delete(inbound));
-    inbound.on('error', () => undefined);
-    const myVtid = ++vtid;
-    inbound.once('data', (d: Buffer) => {
-      void (async () => {
-        engine.onAgentInbound(PID, myVtid, inbound.remotePort ?? 0);
-        const key = /GET \/item\/(\S+)/.exec(d.toString('latin1'))?.[1] ?? '?';
-        const t0 = performance.now();
-        const out = connect({ host: '127.0.0.1', port: target.port });
-        sockets.add(out);
-        out.on('close', () => sockets.delete(out));
-        out.on('error', () => undefined);
-        await new Promise((r) => out.once('connect', r));
-        engine.onAgentConnect(PID, out.localPort ?? 0, addr(REDIS), myVtid);
-        out.write(getCmd(key));
-        const reply = await new Promise<string>((resolve) => {
-          let acc = '';
-          out.on('data', (x: Buffer) => {
-            acc += x.toString('latin1');
-            if (/^\$\d+\r\n.*\r\n$/s.test(acc) || acc.startsWith('$-1\r\n')) resolve(acc);
-          });
-          out.on('close', () => resolve(acc));
-        });
-        callMs.push(performance.now() - t0);
-        out.destroy();
-        const value = reply.split('\r\n')[1] ?? null;
-        inbound.end(httpOk(JSON.stringify({ key, value })));
-      })().catch(() => inbound.destroy());
+function toEngine(engine: ReplayEngine): (r: SutReport) => void {
+  return (r) => {
+    if (r.t === 'inbound') engine.onAgentInbound(PID, r.vtid, r.peerPort);
+    else engine.onAgentConnect(PID, r.localPort, addr(REDIS), r.vtid);
+  };
+}
+
+/** The SUT in this thread (one event loop for everything) or in a worker thread (two cores). */
+async function startSut(engine: ReplayEngine, targetPort: number, where: 'inline' | 'worker'): Promise<Sut> {
+  if (where === 'inline') {
+    const sut = await startNodeSut(targetPort, toEngine(engine));
+    return { port: sut.port, callMs: () => sut.callMs, stop: () => sut.stop() };
+  }
+  const worker = new Worker(new URL('./lib/replay-sut-worker.ts', import.meta.url), { workerData: { targetPort } });
+  const onReport = toEngine(engine);
+  let calls: number[] = [];
+  let gotCalls: () => void = () => undefined;
+  const callsIn = new Promise<void>((r) => (gotCalls = r));
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (m: SutReport | { t: 'ready'; port: number } | { t: 'calls'; callMs: number[] }) => {
+      if (m.t === 'ready') resolve(m.port);
+      else if (m.t === 'calls') {
+        calls = m.callMs;
+        gotCalls();
+      } else onReport(m);
     });
   });
-  const port = await listen(server);
   return {
-    port, callMs, target,
+    port,
+    callMs: () => calls,
     stop: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
+      worker.postMessage({ t: 'stop' });
+      await callsIn;
+      await worker.terminate();
     },
   };
 }
@@ -121,6 +108,7 @@ async function startDirect(): Promise<{ port: number; stop(): Promise<void> }> {
 }
 
 interface Level {
+  sut: 'inline' | 'worker';
   concurrency: number;
   settleMs: number;
   target: 'mock' | 'direct';
@@ -136,11 +124,11 @@ interface Level {
 
 let nextId = 0;
 
-async function runLevel(concurrency: number, settleMs: number, target: 'mock' | 'direct', seconds: number, max: number): Promise<Level> {
+async function runLevel(where: 'inline' | 'worker', concurrency: number, settleMs: number, target: 'mock' | 'direct', seconds: number, max: number): Promise<Level> {
   const engine = new ReplayEngine({ outbound: { host: '127.0.0.1', port: 0 }, reportWaitMs: 2000, settleMs, idleMs: 100 });
   const info = await engine.start();
   const direct = await startDirect();
-  const sut = await startSut(engine, target === 'mock' ? info.port : direct.port);
+  const sut = await startSut(engine, target === 'mock' ? info.port : direct.port, where);
   const durations: number[] = [];
   let passed = 0;
   let started = 0;
@@ -152,8 +140,9 @@ async function runLevel(concurrency: number, settleMs: number, target: 'mock' | 
         const n = nextId++;
         started++;
         const key = `k:${n}`;
+        const ts = performance.now();
         const r = await engine.replaySession(recorded(`s${n}`, key, `v-${key}`), { sut: { host: '127.0.0.1', port: sut.port } });
-        durations.push(r.durationMs);
+        durations.push(performance.now() - ts);
         if (r.verdict.pass) passed++;
       }
     };
@@ -165,9 +154,9 @@ async function runLevel(concurrency: number, settleMs: number, target: 'mock' | 
   }
   const secs = (performance.now() - t0) / 1000;
   const d = [...durations].sort((a, b) => a - b);
-  const c = [...sut.callMs].sort((a, b) => a - b);
+  const c = [...sut.callMs()].sort((a, b) => a - b);
   return {
-    concurrency, settleMs, target, sessions: durations.length, passed, seconds: secs, perSec: durations.length / secs,
+    sut: where, concurrency, settleMs, target, sessions: durations.length, passed, seconds: secs, perSec: durations.length / secs,
     p50: quantile(d, 0.5), p99: quantile(d, 0.99), callP50: quantile(c, 0.5), callP99: quantile(c, 0.99),
   };
 }
@@ -207,35 +196,36 @@ function matchBench(strategy: 'chunk' | 'sim', kind: 'exact' | 'near', reps: num
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { seconds: { type: 'string', default: '4' }, max: { type: 'string', default: '4000' }, settle: { type: 'string', default: '0' } },
+    options: { seconds: { type: 'string', default: '4' }, max: { type: 'string', default: '4000' }, settle: { type: 'string', default: '0' }, match: { type: 'string', default: 'true' } },
   });
   const seconds = Number(values.seconds);
   const max = Number(values.max);
   const settle = Number(values.settle);
-  const h = header('replay', `ReplayEngine, in-process node SUT with one mocked Redis call per session, ${seconds} s or ${max} sessions per level, settleMs=${settle}`);
-  // A short warm-up so the JIT does not bill the first level.
-  await runLevel(8, settle, 'mock', 1, 300);
+  const h = header('replay', `ReplayEngine with one mocked Redis call per session; node SUT in a worker thread (or inline), ${seconds} s or ${max} sessions per row`);
+  // A short warm-up so the JIT does not bill the first row.
+  await runLevel('worker', 8, settle, 'mock', 1, 300);
   const levels: Level[] = [];
-  for (const c of [1, 8, 32]) levels.push(await runLevel(c, settle, 'mock', seconds, max));
-  levels.push(await runLevel(32, 50, 'mock', Math.min(seconds, 3), max));
-  const direct1 = await runLevel(1, settle, 'direct', Math.min(seconds, 2), max);
-  const direct8 = await runLevel(8, settle, 'direct', Math.min(seconds, 2), max);
+  for (const c of [1, 8, 32]) levels.push(await runLevel('worker', c, settle, 'mock', seconds, max));
+  levels.push(await runLevel('worker', 32, 50, 'mock', Math.min(seconds, 3), max));
+  levels.push(await runLevel('inline', 32, settle, 'mock', Math.min(seconds, 3), max));
+  const direct1 = await runLevel('worker', 1, settle, 'direct', Math.min(seconds, 2), max);
+  const direct8 = await runLevel('worker', 8, settle, 'direct', Math.min(seconds, 2), max);
   const rows: Cell[][] = levels.map((l) => [
-    `${l.concurrency}`, `${l.settleMs}`, Math.round(l.perSec), `${l.passed}/${l.sessions}`, l.p50, l.p99, l.callP50, l.callP99,
+    l.sut, 'mock', `${l.concurrency}`, `${l.settleMs}`, Math.round(l.perSec), `${l.passed}/${l.sessions}`, l.p50, l.p99, l.callP50, l.callP99,
   ]);
-  for (const l of [direct1, direct8]) rows.push([`${l.concurrency} (direct)`, `${l.settleMs}`, Math.round(l.perSec), '-', l.p50, l.p99, l.callP50, l.callP99]);
+  for (const l of [direct1, direct8]) rows.push([l.sut, 'direct', `${l.concurrency}`, `${l.settleMs}`, Math.round(l.perSec), '-', l.p50, l.p99, l.callP50, l.callP99]);
   const m1 = levels[0];
   const m8 = levels[1];
   const added = {
     c1: { p50: (m1?.callP50 ?? NaN) - direct1.callP50, p99: (m1?.callP99 ?? NaN) - direct1.callP99 },
     c8: { p50: (m8?.callP50 ?? NaN) - direct8.callP50, p99: (m8?.callP99 ?? NaN) - direct8.callP99 },
   };
-  const matches = {
+  const matches = values.match === 'false' ? {} : {
     exact: matchBench('chunk', 'exact', 200),
     chunk: matchBench('chunk', 'near', 200),
     sim: matchBench('sim', 'near', 50),
   };
-  finish(h, ['concurrency', 'settle ms', 'sessions/s', 'passed', 'session p50 ms', 'session p99 ms', 'call p50 ms', 'call p99 ms'], rows, {
+  finish(h, ['SUT', 'dependency', 'concurrency', 'settle ms', 'sessions/s', 'passed', 'session p50 ms', 'session p99 ms', 'call p50 ms', 'call p99 ms'], rows, {
     seconds, max, levels, direct: [direct1, direct8], addedCallMs: added, matchUs: matches, aims: { sessionsPerSec: 1000, addedP99Ms: 1 },
   }, [
     `call = the SUT's outbound call, from connect() to the whole reply. Added by the mock (mock − direct): ` +
@@ -243,6 +233,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     `match against a 1,000-talk session (request = the last talk; µs per decision, median / p99; then mean per call serving all 1,000 in order):`,
     ...Object.entries(matches).map(([k, v]) => `  ${k.padEnd(5)} ${v.medianUs.toFixed(1)} / ${v.p99Us.toFixed(1)} µs; in order ${v.inOrderUs.toFixed(1)} µs per call`),
     'settle ms: ReplayEngine settleMs, the wait after each response for late outbound calls (default 50).',
+    'SUT worker: the SUT runs in a worker thread and its agent reports reach the engine by message; inline: one event loop for all.',
+    'direct: the same SUT calling a plain server instead of the mock (the baseline for "added"; verdicts not counted).',
   ]);
 }
 

@@ -1,14 +1,18 @@
 /* Ping loop for the shim's per-call cost: one thread, no scheduling in the measurement.
- *   shim-ping MODE ITERS
+ *   shim-ping MODE ITERS [idle-thread]
  *   sendrecv   socketpair(AF_UNIX, SOCK_STREAM): send a, recv b, send b, recv a   (4 calls/iter)
  *   readwrite  the same socketpair with write/read                                (4 calls/iter)
  *   pipe       write/read on a pipe (a non-socket fd)                             (2 calls/iter)
  *   devnull    write to /dev/null (a non-socket fd)                               (1 call/iter)
+ * idle-thread: start one thread that only sleeps first. A multi-threaded process pays more in the
+ * kernel per fd call (fdget takes a reference once the fd table is shared), and the shim always
+ * adds its writer thread: this separates that cost from the hooks' own.
  * Prints one line: "mode=... iters=N calls=C ns_per_call=X thread_cpu_ns_per_call=Y proc_cpu_ns_per_call=Z":
  * wall time, CPU time of the calling thread, and CPU time of the whole process (which includes
  * the shim's writer thread), each divided by the number of calls. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +44,12 @@ static void mark(long long *t0) {
   *t0 = now_ns();
 }
 
+static void *idle(void *arg) {
+  (void)arg;
+  for (;;) pause();
+  return NULL;
+}
+
 static void die(const char *what) {
   perror(what);
   exit(1);
@@ -51,10 +61,14 @@ static void must(ssize_t got, const char *what) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: shim-ping sendrecv|readwrite|pipe|devnull ITERS\n");
+    fprintf(stderr, "usage: shim-ping sendrecv|readwrite|pipe|devnull ITERS [idle-thread]\n");
     return 2;
   }
   const char *mode = argv[1];
+  if (argc > 3 && strcmp(argv[3], "idle-thread") == 0) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, idle, NULL) != 0) die("pthread_create");
+  }
   long iters = atol(argv[2]);
   char buf[MSG];
   memset(buf, 'x', sizeof buf);

@@ -7,14 +7,16 @@ import { renderConfigurationDoc } from '../config/config-doc.js';
 import { isKoalaError } from '../errors.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { goCommand } from './commands/go.js';
+import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { sessionsCommand } from './commands/sessions.js';
 
 const HELP = `Usage: koala <command> [options]
 
 Commands:
-  gateway              Run the gateway (record; replay is not implemented yet).
+  gateway              Run the gateway (record, replay or record+replay).
   run -- CMD [ARGS]    Run a non-Go program under the koala shim.
+  replay STORE_PATH…   Replay recorded sessions against a SUT and report the differences.
   sessions list|show   Inspect recorded sessions.
   go flags|build       Build a Go program with the koala hooks.
   config-doc           Print docs/configuration.md, generated from the option table.
@@ -26,6 +28,7 @@ docs/configuration.md.
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   gateway: gatewayCommand,
   run: runCommand,
+  replay: replayCommand,
   sessions: sessionsCommand,
   go: goCommand,
   'config-doc': async () => {

@@ -65,7 +65,7 @@ export class ReplayRouter {
           if (c.boundVtid === vtid) return;
           if (this.engine.onAgentInbound(link.pid, vtid, c.port) !== undefined) c.boundVtid = vtid;
         } else if (e.kind === EventKind.EVENT_KIND_SEND) {
-          this.engine.onAgentSend(link.pid, c.port, vtid);
+          this.engine.onAgentSend(link.pid, c.port, vtid, Number(e.payloadLen > 0n ? e.payloadLen : BigInt(e.payload.length)));
         }
         return;
       }

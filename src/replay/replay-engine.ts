@@ -57,6 +57,11 @@ interface OutboundEntry {
   originalDst: Address;
   /** The session using the connection now; undefined outside any session. */
   sessionId: string | undefined;
+  /** Bytes the agent reported sent on the connection, and whose they were (byte ranges, in order). */
+  sent: number;
+  marks: Array<{ end: number; sessionId: string | undefined }>;
+  /** The mock waits for the report covering a byte it already received. */
+  byteWaiters: Array<{ offset: number; wake: () => void }>;
 }
 
 const threadKey = (pid: number, vtid: bigint | number): string => `${pid}:${vtid}`;
@@ -89,6 +94,7 @@ export class ReplayEngine {
       resolveTimeoutMs: opts.reportWaitMs ?? 2000,
       resolve: (port) => this.resolve(port),
       owner: (port) => this.conns.get(port)?.sessionId,
+      ownerAt: (port, offset) => this.ownerAt(port, offset),
       onCall: (call) => this.record(call),
       onClose: (port) => this.conns.delete(port),
     });
@@ -120,18 +126,28 @@ export class ReplayEngine {
 
   /** The agent redirected a connect from `localPort`; the thread's session owns it (or none). */
   onAgentConnect(pid: number, localPort: number, originalDst: Address, vtid: bigint | number): void {
-    const entry: OutboundEntry = { pid, originalDst, sessionId: this.threads.get(threadKey(pid, vtid)) };
+    const entry: OutboundEntry = { pid, originalDst, sessionId: this.threads.get(threadKey(pid, vtid)), sent: 0, marks: [], byteWaiters: [] };
     this.conns.set(localPort, entry);
     const ws = this.waiters.get(localPort);
     this.waiters.delete(localPort);
     for (const w of ws ?? []) w(entry);
   }
 
-  /** A send on a redirected connection: a pooled connection now works for the sender's session. */
-  onAgentSend(pid: number, localPort: number, vtid: bigint | number): void {
+  /**
+   * A send of `bytes` bytes on a redirected connection: a pooled connection now works for the
+   * sender's session, and those bytes are that session's (undefined: no session, e.g. start-up).
+   */
+  onAgentSend(pid: number, localPort: number, vtid: bigint | number, bytes = 0): void {
     const entry = this.conns.get(localPort);
+    if (entry === undefined || entry.pid !== pid) return;
     const sessionId = this.threads.get(threadKey(pid, vtid));
-    if (entry !== undefined && entry.pid === pid && sessionId !== undefined) entry.sessionId = sessionId;
+    if (sessionId !== undefined) entry.sessionId = sessionId;
+    if (bytes <= 0) return;
+    entry.sent += bytes;
+    entry.marks.push({ end: entry.sent, sessionId });
+    const ready = entry.byteWaiters.filter((w) => w.offset < entry.sent);
+    entry.byteWaiters = entry.byteWaiters.filter((w) => w.offset >= entry.sent);
+    for (const w of ready) w.wake();
   }
 
   onAgentThreadExit(pid: number, vtid: bigint | number): void {
@@ -206,6 +222,35 @@ export class ReplayEngine {
     const list = call.sessionId === undefined ? undefined : this.calls.get(call.sessionId);
     if (list !== undefined) list.push(call);
     else this.orphans.push(call);
+  }
+
+  /**
+   * Whose write put byte `offset` on the connection. Waits (bounded by reportWaitMs) for the
+   * agent's SEND report of it; without one (an agent that reports no byte counts, lost events)
+   * the connection's current owner decides, as before.
+   */
+  private async ownerAt(port: number, offset: number): Promise<string | undefined> {
+    const entry = this.conns.get(port);
+    if (entry === undefined) return undefined;
+    // Nothing reported yet: either the agent reports no byte counts or this is the connection's
+    // first request, whose owner the CONNECT report (or the first SEND) already names.
+    if (entry.sent > 0 && entry.sent <= offset) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          entry.byteWaiters = entry.byteWaiters.filter((w) => w !== waiter);
+          resolve();
+        }, this.opts.reportWaitMs ?? 2000);
+        timer.unref();
+        const waiter = { offset, wake: (): void => { clearTimeout(timer); resolve(); } };
+        entry.byteWaiters.push(waiter);
+      });
+    }
+    // Marks before this byte are settled: drop them so a long-lived connection stays small.
+    while (entry.marks.length > 0 && entry.marks[0]!.end <= offset) entry.marks.shift();
+    const mark = entry.marks[0];
+    if (mark === undefined) return entry.sessionId;
+    // The writer's session, if it is still being replayed; a finished one's bytes are session-less.
+    return mark.sessionId !== undefined && this.ledger.hasSession(mark.sessionId) ? mark.sessionId : undefined;
   }
 
   private resolve(port: number): Promise<OutboundBinding | undefined> {

@@ -3,7 +3,9 @@
  * recorded dependencies were (they must see nothing), and a SUT started under the shim in replay
  * mode.
  */
+import { spawnSync } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,7 @@ import type { Session } from '../../src/generated/koala/v1/session.pb.js';
 import type { SessionResult } from '../../src/replay/replay-engine.js';
 import { buildRunReport } from '../../src/replay/report/run-report.js';
 import { toTextReport } from '../../src/replay/report/text-report.js';
-import { startCSut, startPySut, type Downstreams, type Sut } from '../helpers/sut.js';
+import { REPO_ROOT, startCSut, startPySut, type CSutKind, type Downstreams, type Sut } from '../helpers/sut.js';
 
 export interface ReplayGateway {
   gateway: Gateway;
@@ -152,4 +154,25 @@ export async function replayAll(gw: Gateway, sessions: readonly Session[], sutPo
 export function failures(results: readonly SessionResult[]): string {
   const failed = results.filter((r) => !r.verdict.pass);
   return failed.length === 0 ? '' : toTextReport(buildRunReport(failed, Date.now()));
+}
+
+/**
+ * The C SUT compiled with extra -D flags: the "changed builds" a replay must catch
+ * (KOALA_SUT_CHANGE_RESPONSE, KOALA_SUT_CHANGE_DOWNSTREAM, KOALA_SUT_EXTRA_CALL in handlers.c).
+ */
+export function buildChangedCSut(kind: CSutKind, defines: string[]): { bin: string; cleanup(): void } {
+  const src = join(REPO_ROOT, 'test', 'fixtures', 'c-sut');
+  const dir = mkdtempSync(join(tmpdir(), 'koala-csut-changed-'));
+  const bin = join(dir, kind);
+  const shared = readdirSync(src).filter((f) => f.endsWith('.c') && !f.startsWith('main-')).map((f) => join(src, f));
+  const r = spawnSync(
+    'cc',
+    ['-std=c11', '-Wall', '-Wextra', '-Werror', '-O1', '-g', '-D_GNU_SOURCE', '-pthread', ...defines.map((d) => `-D${d}`), '-o', bin, join(src, `main-${kind}.c`), ...shared],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (r.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`cc failed for ${kind} ${defines.join(' ')}: ${r.stderr}`);
+  }
+  return { bin, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -16,6 +16,10 @@ traffic into sessions and stores them under --store. When ready it prints one li
 
   koala gateway ready mode=<mode> store=<dir or -> agent-socket=<path> grpc=<host:port>
 
+In replay and record+replay modes the line ends with outbound=<host:port> inbound=<host:port>:
+the outbound mock (give it to the SUT's agent as KOALA_OUTBOUND_ADDR) and the replay API
+(POST /replay with one session line, POST /json with a ReplayingSession).
+
 SIGTERM or SIGINT ends open sessions, flushes the store and exits 0.
 
 Options (flags override the environment):
@@ -53,7 +57,9 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   });
 
   process.stdout.write(
-    `koala gateway ready mode=${config.mode} store=${config.storeDir ?? '-'} agent-socket=${gw.agentSocket} grpc=${gw.agentGrpcAddr}\n`,
+    `koala gateway ready mode=${config.mode} store=${config.storeDir ?? '-'} agent-socket=${gw.agentSocket} grpc=${gw.agentGrpcAddr}` +
+      // Replay modes add the addresses actually bound (port 0 allowed): the agents' KOALA_OUTBOUND_ADDR, the replay API.
+      `${gw.replaying ? ` outbound=${gw.outboundAddr ?? '-'} inbound=${gw.inboundAddr ?? '-'}` : ''}\n`,
   );
   const code = await done;
   logger.close();

@@ -86,6 +86,23 @@ export class ReplayLedger {
     return out;
   }
 
+  /**
+   * The length of an unserved one-way talk's request that `bytes` starts with (and is longer
+   * than): a fire-and-forget write followed at once by the next request reaches the mock as one
+   * read, and the recording says where the first one ended.
+   */
+  oneWayPrefix(dst: Address, sessionId: string | undefined, bytes: Buffer): number | undefined {
+    const states = sessionId === undefined ? [...this.active.values()] : [this.active.get(sessionId)].filter((s) => s !== undefined);
+    for (const st of states) {
+      for (const t of st.session.talks) {
+        if (!t.oneWay || st.consumed.has(t.index) || t.transport === Transport.TRANSPORT_UDP || !sameAddress(t.peer, dst)) continue;
+        const n = t.request.length;
+        if (n > 0 && n < bytes.length && bytes.subarray(0, n).equals(t.request)) return n;
+      }
+    }
+    return undefined;
+  }
+
   /** @internal */
   decide(request: Buffer, candidates: SourcedCandidate[], lastIndex: number, owner: string | undefined): ServeResult {
     const decision = matchTalk(request, candidates, lastIndex, this.options);
@@ -145,6 +162,11 @@ export class ConnectionLedger {
 
   get preludeSessionId(): string | undefined {
     return this.prelude?.sessionId;
+  }
+
+  /** See ReplayLedger.oneWayPrefix. */
+  oneWayPrefix(bytes: Buffer, owner: string | undefined): number | undefined {
+    return this.ledger.oneWayPrefix(this.originalDst, owner, bytes);
   }
 
   /**

@@ -6,7 +6,7 @@ import { DetectingFramer, createRequestFramer } from '../framing/detect-protocol
 import type { Protocol } from '../framing/framer.js';
 import { MessageReader } from '../framing/message-reader.js';
 import type { MatchDecision } from '../match/match-types.js';
-import type { ReplayLedger } from '../match/replay-ledger.js';
+import type { ConnectionLedger, ReplayLedger } from '../match/replay-ledger.js';
 import { noMatch } from '../match/talk-matcher.js';
 import { noMatchReply } from './no-match-reply.js';
 
@@ -44,6 +44,13 @@ export interface OutboundServerOptions {
   ledger: ReplayLedger;
   /** The session using the connection now (pooled connections change hands); default: the binding's. */
   owner?: (remotePort: number) => string | undefined;
+  /**
+   * The session whose write put the byte at `offset` (counted from the connection's first byte)
+   * on the connection; may wait (bounded) for the agent's SEND report. Preferred over `owner`:
+   * a pooled connection changes hands between two reads, and only the byte count tells whose
+   * request this is.
+   */
+  ownerAt?: (remotePort: number, offset: number) => Promise<string | undefined>;
   onNoMatch?: 'close' | 'error';
   /** Idle gap ending a request the framer cannot frame. */
   idleMs?: number;
@@ -108,32 +115,55 @@ export class OutboundServer {
     const greeting = conn.greeting();
     if (greeting !== undefined && greeting.length > 0) socket.write(greeting);
     const framer = new DetectingFramer(conn.protocol);
+    let offset = 0;
     while (!socket.destroyed) {
       const read = await reader.read({ framer, idleMs: this.opts.idleMs ?? 100 });
       if (read.bytes.length === 0) break;
-      const owner = this.opts.owner?.(remotePort) ?? binding.sessionId;
-      const served = conn.serve(read.bytes, owner);
-      const sessionId = served.sessionId ?? owner ?? conn.preludeSessionId;
-      if (served.decision.matched) {
-        if (served.response !== undefined && served.response.length > 0) socket.write(served.response);
-        this.report(remotePort, binding.originalDst, sessionId, framer.protocol, read.bytes, served.decision, served.talk, served.response === undefined ? 'one-way' : 'recorded');
-      } else {
-        const reply = this.opts.onNoMatch === 'error' ? noMatchReply(framer.protocol, read.bytes) : undefined;
-        this.report(remotePort, binding.originalDst, sessionId, framer.protocol, read.bytes, served.decision, undefined, reply === undefined ? 'closed' : 'error');
-        if (reply === undefined) {
-          socket.destroy();
-          break;
-        }
-        // The HTTP error says `Connection: close`; RESP and MySQL clients keep their connection.
-        if (framer.protocol === 'http1') {
-          socket.end(reply);
-          return;
-        }
-        socket.write(reply);
+      let pending: Buffer = read.bytes;
+      while (pending.length > 0) {
+        const owner = this.opts.ownerAt !== undefined ? await this.opts.ownerAt(remotePort, offset) : this.opts.owner?.(remotePort) ?? binding.sessionId;
+        // A one-way write and the next request may arrive as one read: serve them one by one.
+        const split = conn.oneWayPrefix(pending, owner);
+        const request = split === undefined ? pending : pending.subarray(0, split);
+        pending = pending.subarray(request.length);
+        offset += request.length;
+        if (!this.answer(socket, conn, remotePort, binding, framer.protocol, request, owner)) return;
       }
       if (read.end === 'eof') break;
     }
     socket.end();
+  }
+
+  /** Serves one request; false when the connection was closed for it. */
+  private answer(
+    socket: Socket,
+    conn: ConnectionLedger,
+    remotePort: number,
+    binding: OutboundBinding,
+    protocol: Protocol,
+    request: Buffer,
+    owner: string | undefined,
+  ): boolean {
+    const served = conn.serve(request, owner);
+    const sessionId = served.sessionId ?? owner ?? conn.preludeSessionId;
+    if (served.decision.matched) {
+      if (served.response !== undefined && served.response.length > 0) socket.write(served.response);
+      this.report(remotePort, binding.originalDst, sessionId, protocol, request, served.decision, served.talk, served.response === undefined ? 'one-way' : 'recorded');
+      return true;
+    }
+    const reply = this.opts.onNoMatch === 'error' ? noMatchReply(protocol, request) : undefined;
+    this.report(remotePort, binding.originalDst, sessionId, protocol, request, served.decision, undefined, reply === undefined ? 'closed' : 'error');
+    if (reply === undefined) {
+      socket.destroy();
+      return false;
+    }
+    // The HTTP error says `Connection: close`; RESP and MySQL clients keep their connection.
+    if (protocol === 'http1') {
+      socket.end(reply);
+      return false;
+    }
+    socket.write(reply);
+    return true;
   }
 
   private async resolveBounded(remotePort: number, remoteAddress: string): Promise<OutboundBinding | undefined> {

@@ -1,0 +1,416 @@
+/**
+ * Recording overhead as CPU per request, with every party in its own process: the C load
+ * generator (bench/c/loadgen.c), the C HTTP downstream (bench/c/downstream.c), Redis, MariaDB,
+ * the SUT, and `koala gateway` (run from source, as `koala gateway` runs in production). On a
+ * saturated box throughput mostly measures who wins the CPU, so the honest figure is the CPU each
+ * process spends per request (utime+stime from /proc/<pid>/stat, before and after each run; the
+ * gateway's is counted until it has drained what the run sent it).
+ *
+ *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
+ *        [--conns 16] [--pin none|0|1|any ...] [--gw-prof DIR] [--json FILE]
+ *
+ * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
+ * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
+ * Variants: plain (stock build / no LD_PRELOAD), recording into the gateway, and hooked with no
+ * gateway listening (hooks + agent, nothing exported).
+ *
+ * --pin N puts this process, the load generator and the downstreams on core 0, the SUT on core 1
+ * and the gateway on core N (0, 1, or "any" = both); "none" pins nothing. Several values run the
+ * whole matrix once per layout. Needs 2 cores.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildGoSut } from '../test/helpers/go-sut.js';
+import { startMariaDb, type MariaDb } from '../test/helpers/mariadb.js';
+import { startRedis, type Redis } from '../test/helpers/redis.js';
+import { buildCSut, startSut, type Downstreams, type Sut } from '../test/helpers/sut.js';
+import { freePort } from '../test/helpers/ports.js';
+import { buildProgram, parseKv } from './lib/native.js';
+import { run, sleep, startServer, type Server } from './lib/proc.js';
+
+export type SutKind = 'go' | 'c';
+export type Variant = 'plain' | 'recording' | 'hooked-no-gw';
+export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
+export type Pin = 'none' | '0' | '1' | 'any';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** utime + stime of all threads of a process, in ms. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat(5); f[0] is field 3.
+  return ((Number(f[11]) + Number(f[12])) * 1000) / HZ;
+}
+
+/** Bytes the process has read (sockets included), from /proc/<pid>/io. */
+export function readBytes(pid: number): number {
+  const m = /^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'latin1'));
+  return m ? Number(m[1]) : NaN;
+}
+
+function uptime(): string {
+  return loadavg().map((l) => l.toFixed(2)).join(' ');
+}
+
+/** Pids of this process's children (all threads' children), with their command names. */
+function children(): { pid: number; comm: string }[] {
+  const out: { pid: number; comm: string }[] = [];
+  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
+    const list = readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'latin1').trim();
+    for (const p of list ? list.split(' ') : []) {
+      const pid = Number(p);
+      out.push({ pid, comm: readFileSync(`/proc/${pid}/comm`, 'latin1').trim() });
+    }
+  }
+  return out;
+}
+
+function pinPid(pid: number, cpus: string): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset ${cpus} ${pid}: ${r.stderr}`);
+}
+
+/** [cmd, ...args] prefixed with taskset when a core is asked for. */
+function onCpu(cpus: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpus === undefined ? [cmd, args] : ['taskset', ['-c', cpus, cmd, ...args]];
+}
+
+export interface GatewayProc {
+  server: Server;
+  pid: number;
+  grpc: string;
+  agentSocket: string;
+  storeDir: string;
+  logFile: string;
+  /** Waits until the gateway has read nothing new for quietMs (it has drained its agents). */
+  drain(quietMs?: number, maxMs?: number): Promise<void>;
+  /** Stops it (SIGTERM: sessions flushed) and returns the events it counted, from its log. */
+  stop(): Promise<{ events: number; sessions: number; storeBytes: number }>;
+}
+
+export async function startGatewayProc(opts: { cpus?: string; profDir?: string } = {}): Promise<GatewayProc> {
+  const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
+  const storeDir = join(dir, 'store');
+  const logFile = join(dir, 'gateway.log');
+  const nodeArgs = [
+    ...(opts.profDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profDir] : []),
+    '--import', TSX, MAIN,
+    'gateway', '--mode', 'record', '--store', storeDir, '--agent-socket', join(dir, 'agent.sock'), '--grpc-addr', '127.0.0.1:0',
+  ];
+  const [cmd, args] = onCpu(opts.cpus, process.execPath, nodeArgs);
+  const server = await startServer(cmd, args, /^koala gateway ready .* agent-socket=(\S+) grpc=(\S+)$/, {
+    env: { ...process.env, KOALA_LOG_LEVEL: 'INFO', KOALA_LOG_FILE: logFile },
+  });
+  const pid = server.pid;
+  return {
+    server,
+    pid,
+    grpc: server.ready[2] as string,
+    agentSocket: server.ready[1] as string,
+    storeDir,
+    logFile,
+    async drain(quietMs = 400, maxMs = 60_000) {
+      const until = Date.now() + maxMs;
+      let last = readBytes(pid);
+      let since = Date.now();
+      while (Date.now() < until) {
+        await sleep(50);
+        const now = readBytes(pid);
+        if (now !== last) {
+          last = now;
+          since = Date.now();
+        } else if (Date.now() - since >= quietMs) return;
+      }
+    },
+    async stop() {
+      await server.stop(30_000);
+      const log = readFileSync(logFile, 'utf8');
+      const m = /gateway closed.*?sessions=(\d+).*?events=(\d+)/.exec(log) ?? /gateway closed.*?events=(\d+).*?sessions=(\d+)/.exec(log);
+      let storeBytes = 0;
+      for (const f of readdirSync(storeDir, { recursive: true }) as string[]) {
+        const st = statSync(join(storeDir, f));
+        if (st.isFile()) storeBytes += st.size;
+      }
+      rmSync(dir, { recursive: true, force: true });
+      const sessions = m ? Number(/sessions=(\d+)/.exec(m[0])?.[1]) : NaN;
+      const events = m ? Number(/events=(\d+)/.exec(m[0])?.[1]) : NaN;
+      return { events, sessions, storeBytes };
+    },
+  };
+}
+
+interface Deps {
+  downstreams: Downstreams;
+  stop(): Promise<void>;
+}
+
+async function startDeps(kind: SutKind): Promise<Deps> {
+  const ds = buildProgram('downstream');
+  const http = await startServer(ds, ['0'], /^listening (\d+)$/);
+  const [redis, mysql] = await Promise.all([startRedis(), kind === 'go' ? startMariaDb() : Promise.resolve(undefined)]) as [Redis, MariaDb | undefined];
+  const downstreams: Downstreams = { http: Number(http.ready[1]), redis: redis.port };
+  if (mysql) downstreams.mysql = { port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database };
+  return {
+    downstreams,
+    async stop() {
+      await Promise.allSettled([http.stop(), redis.stop(), mysql?.stop()]);
+    },
+  };
+}
+
+export interface Run {
+  sut: SutKind;
+  variant: Variant;
+  pin: Pin;
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  sutCpuMs: number;
+  gwCpuMs: number;
+  gwReadBytes: number;
+  drainMs: number;
+  load: string;
+}
+
+async function loadgen(port: number, conns: number, ms: number, path: string, cpus: string | undefined): Promise<Record<string, number>> {
+  const [cmd, args] = onCpu(cpus, buildProgram('loadgen'), [String(port), String(conns), '0', String(ms), path]);
+  const r = await run(cmd, args, { timeoutMs: ms + 60_000 });
+  if (r.code !== 0) throw new Error(`loadgen exited ${r.code}: ${r.stderr}`);
+  return parseKv(r.stdout);
+}
+
+export interface MatrixOptions {
+  sut: SutKind;
+  pin: Pin;
+  seconds: number;
+  rounds: number;
+  conns: number;
+  warmSeconds: number;
+  variants?: readonly Variant[];
+  gwProfDir?: string;
+}
+
+export interface MatrixResult {
+  runs: Run[];
+  /** Gateway totals over every run of the recording variant (warm-ups included). */
+  gateway: { events: number; sessions: number; storeBytes: number; requests: number };
+}
+
+/** Runs one SUT kind's variants, interleaved over rounds, under one pinning layout. */
+export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
+  const variants = o.variants ?? VARIANTS;
+  const pinned = o.pin !== 'none';
+  const gwCpus = o.pin === 'none' ? undefined : o.pin === 'any' ? '0,1' : o.pin;
+  const sutCpus = pinned ? '1' : undefined;
+  const toolCpus = pinned ? '0' : undefined;
+  if (pinned) pinPid(process.pid, '0');
+  const path = o.sut === 'go' ? '/fanout' : '/all';
+  const deps = await startDeps(o.sut);
+  if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
+  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir });
+  const suts = new Map<Variant, Sut>();
+  let cBuild: { bin: string; cleanup(): void } | undefined;
+  let recordingRequests = 0;
+  let gwTotals = { events: NaN, sessions: NaN, storeBytes: NaN };
+  const runs: Run[] = [];
+  try {
+    let bin: string;
+    let hookedBin: string;
+    if (o.sut === 'go') {
+      [bin, hookedBin] = await Promise.all([buildGoSut('plain'), buildGoSut('hooked')]);
+    } else {
+      cBuild = buildCSut('thread-per-conn');
+      bin = hookedBin = cBuild.bin;
+    }
+    for (const v of variants) {
+      const exe = v === 'plain' ? bin : hookedBin;
+      const [cmd, args] = onCpu(sutCpus, exe, o.sut === 'c' ? ['0'] : []);
+      const noGw = `127.0.0.1:${await freePort()}`;
+      const env: Record<string, string> = { KOALA_LOG_LEVEL: 'WARN' };
+      if (o.sut === 'go') env.KOALA_AGENT_GRPC_ADDR = v === 'recording' ? gw.grpc : noGw;
+      suts.set(
+        v,
+        await startSut(cmd, args, {
+          name: `${o.sut}-sut-${v}`,
+          shim: o.sut === 'c' && v !== 'plain',
+          agentSocket: o.sut === 'c' && v === 'recording' ? gw.agentSocket : undefined,
+          downstreams: deps.downstreams,
+          env,
+        }),
+      );
+    }
+    const sutOf = (v: Variant): Sut => suts.get(v) as Sut;
+    // Warm-up: pools filled, code paths hot, the agent connected. Counted for events per request.
+    for (const v of variants) {
+      const w = await loadgen(sutOf(v).port, o.conns, o.warmSeconds * 1000, path, toolCpus);
+      if (v === 'recording') recordingRequests += w.requests ?? 0;
+    }
+    await gw.drain();
+    for (let r = 0; r < o.rounds; r++) {
+      const order = variants.map((_, i) => variants[(i + r) % variants.length] as Variant);
+      for (const v of order) {
+        const sut = sutOf(v);
+        const load = uptime();
+        const s0 = cpuMs(sut.pid);
+        const g0 = cpuMs(gw.pid);
+        const b0 = readBytes(gw.pid);
+        const kv = await loadgen(sut.port, o.conns, o.seconds * 1000, path, toolCpus);
+        const s1 = cpuMs(sut.pid);
+        const t1 = Date.now();
+        await gw.drain();
+        const drainMs = Math.max(0, Date.now() - t1 - 400);
+        const g1 = cpuMs(gw.pid);
+        const b1 = readBytes(gw.pid);
+        const requests = kv.requests ?? 0;
+        if (v === 'recording') recordingRequests += requests;
+        runs.push({
+          sut: o.sut,
+          variant: v,
+          pin: o.pin,
+          requests,
+          errors: kv.errors ?? 0,
+          seconds: kv.seconds ?? NaN,
+          rps: kv.rps ?? NaN,
+          p50Ms: (kv.p50_us ?? NaN) / 1000,
+          p99Ms: (kv.p99_us ?? NaN) / 1000,
+          sutCpuMs: s1 - s0,
+          gwCpuMs: g1 - g0,
+          gwReadBytes: b1 - b0,
+          drainMs,
+          load,
+        });
+        const last = runs[runs.length - 1] as Run;
+        console.error(
+          `  ${o.sut} ${v.padEnd(12)} pin=${o.pin} ${last.rps.toFixed(0)} req/s sut ${((last.sutCpuMs * 1000) / requests).toFixed(0)} us/req ` +
+            `gw ${((last.gwCpuMs * 1000) / requests).toFixed(0)} us/req drain ${drainMs} ms load ${load}`,
+        );
+      }
+    }
+  } finally {
+    for (const s of suts.values()) await s.stop();
+    gwTotals = await gw.stop().catch(() => gwTotals);
+    await deps.stop();
+    cBuild?.cleanup();
+  }
+  return { runs, gateway: { ...gwTotals, requests: recordingRequests } };
+}
+
+export interface Summary {
+  variant: Variant;
+  requests: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  sutUsPerReq: number;
+  gwUsPerReq: number;
+  gwBytesPerReq: number;
+  load: string;
+}
+
+const med = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
+
+export function summarize(runs: Run[], v: Variant): Summary {
+  const mine = runs.filter((r) => r.variant === v);
+  const req = mine.reduce((s, r) => s + r.requests, 0);
+  return {
+    variant: v,
+    requests: req,
+    rps: req / mine.reduce((s, r) => s + r.seconds, 0),
+    // Percentiles: the median over runs of each run's percentile.
+    p50Ms: med(mine.map((r) => r.p50Ms)),
+    p99Ms: med(mine.map((r) => r.p99Ms)),
+    errors: mine.reduce((s, r) => s + r.errors, 0),
+    sutUsPerReq: (mine.reduce((s, r) => s + r.sutCpuMs, 0) * 1000) / req,
+    gwUsPerReq: (mine.reduce((s, r) => s + r.gwCpuMs, 0) * 1000) / req,
+    gwBytesPerReq: mine.reduce((s, r) => s + r.gwReadBytes, 0) / req,
+    load: mine.map((r) => r.load.split(' ')[0]).join('/'),
+  };
+}
+
+export function table(res: MatrixResult, title: string): string {
+  const p = summarize(res.runs, 'plain');
+  const lines = [
+    title,
+    '',
+    '| variant | req/s | vs plain | p50 ms | p99 ms | errors | SUT CPU us/req | gateway CPU us/req | total CPU us/req | gw bytes read/req | load (1 min) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  const variants = VARIANTS.filter((v) => res.runs.some((r) => r.variant === v));
+  for (const v of variants) {
+    const s = summarize(res.runs, v);
+    const gwUs = v === 'recording' ? s.gwUsPerReq : 0;
+    lines.push(
+      `| ${v} | ${s.rps.toFixed(0)} | ${(s.rps / p.rps).toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.errors} | ` +
+        `${s.sutUsPerReq.toFixed(0)} | ${v === 'recording' ? gwUs.toFixed(0) : '-'} | ${(s.sutUsPerReq + gwUs).toFixed(0)} | ` +
+        `${v === 'recording' ? s.gwBytesPerReq.toFixed(0) : '-'} | ${s.load} |`,
+    );
+  }
+  const g = res.gateway;
+  lines.push(
+    '',
+    `gateway: ${g.events} events, ${g.sessions} sessions, ${g.storeBytes} bytes stored for ${g.requests} recorded requests ` +
+      `(${(g.events / g.requests).toFixed(1)} events/req, ${(g.storeBytes / g.requests).toFixed(0)} stored bytes/req)`,
+  );
+  return lines.join('\n');
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sut: { type: 'string', default: 'both' },
+      seconds: { type: 'string', default: '8' },
+      warm: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '2' },
+      conns: { type: 'string', default: '16' },
+      pin: { type: 'string', multiple: true, default: ['none'] },
+      'gw-prof': { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  const kinds: SutKind[] = values.sut === 'both' ? ['go', 'c'] : [values.sut as SutKind];
+  const out: { title: string; result: MatrixResult }[] = [];
+  for (const pin of values.pin as Pin[]) {
+    for (const sut of kinds) {
+      const title =
+        `${sut === 'go' ? 'Go SUT /fanout (HTTP + Redis + MariaDB)' : 'C SUT thread-per-conn /all (fresh HTTP conn + Redis)'}, ` +
+        `${values.rounds} x ${values.seconds} s per variant, ${values.conns} connections, pin=${pin}` +
+        (pin === 'none' ? '' : ` (loadgen+deps core 0, SUT core 1, gateway ${pin === 'any' ? 'cores 0,1' : `core ${pin}`})`) +
+        `, load at start ${uptime()}`;
+      console.error(title);
+      const result = await runMatrix({
+        sut,
+        pin,
+        seconds: Number(values.seconds),
+        warmSeconds: Number(values.warm),
+        rounds: Number(values.rounds),
+        conns: Number(values.conns),
+        gwProfDir: values['gw-prof'],
+      });
+      out.push({ title, result });
+      console.log(table(result, title) + '\n');
+    }
+  }
+  if (values.json) writeFileSync(values.json, JSON.stringify(out, null, 2));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

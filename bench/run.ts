@@ -1,0 +1,54 @@
+/**
+ * Runs the benchmarks, each in its own node process (so one's memory and JIT state do not bill
+ * the next), in a fixed order, and prints their tables. `npm run bench` runs all of them;
+ * `npm run bench -- shim ingest` runs those by name; arguments after `--` go to each one
+ * (e.g. `npm run bench -- replay -- --seconds 2`).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** name → script; `go` is written by the Go hooks' owner and only runs if it is there. */
+export const BENCHMARKS: ReadonlyArray<{ name: string; file: string; what: string }> = [
+  { name: 'shim', file: 'shim-cost.ts', what: 'ns per intercepted call, with and without the shim' },
+  { name: 'http-sut', file: 'http-sut-throughput.ts', what: 'C HTTP SUT throughput and latency, plain vs recorded' },
+  { name: 'ingest', file: 'gateway-ingest.ts', what: 'gateway ingest rate from a synthetic shim agent' },
+  { name: 'replay', file: 'replay-throughput.ts', what: 'replayed sessions/s, mock latency, match time' },
+  { name: 'go', file: 'go-overhead.ts', what: 'Go hooks overhead' },
+];
+
+function main(argv: string[]): number {
+  const dash = argv.indexOf('--');
+  const names = dash < 0 ? argv : argv.slice(0, dash);
+  const passOn = dash < 0 ? [] : argv.slice(dash + 1);
+  if (names.includes('--help') || names.includes('-h')) {
+    console.log('usage: npm run bench [-- NAME… [-- ARGS…]]\n');
+    for (const b of BENCHMARKS) console.log(`  ${b.name.padEnd(9)} bench/${b.file.padEnd(24)} ${b.what}`);
+    return 0;
+  }
+  const unknown = names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+    return 2;
+  }
+  const chosen = names.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => names.includes(b.name));
+  let failed = 0;
+  for (const b of chosen) {
+    const file = join(HERE, b.file);
+    if (!existsSync(file)) {
+      console.log(`\n== ${b.name}: skipped (bench/${b.file} does not exist yet)`);
+      continue;
+    }
+    const r = spawnSync(process.execPath, [...process.execArgv, file, ...passOn], { stdio: 'inherit' });
+    if (r.status !== 0) {
+      failed++;
+      console.error(`== ${b.name}: FAILED (exit ${r.status ?? r.signal})`);
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+process.exitCode = main(process.argv.slice(2));
