@@ -7,7 +7,8 @@
  * gateway's is counted until it has drained what the run sent it).
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
- *        [--conns 16] [--pin none|0|1|any ...] [--gw-prof DIR] [--json FILE]
+ *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw]
+ *        [--gw-prof DIR] [--json FILE]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -378,6 +379,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       rounds: { type: 'string', default: '2' },
       conns: { type: 'string', default: '16' },
       pin: { type: 'string', multiple: true, default: ['none'] },
+      variants: { type: 'string', default: VARIANTS.join(',') },
       'gw-prof': { type: 'string' },
       json: { type: 'string' },
     },
@@ -399,6 +401,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         warmSeconds: Number(values.warm),
         rounds: Number(values.rounds),
         conns: Number(values.conns),
+        variants: (values.variants as string).split(',') as Variant[],
         gwProfDir: values['gw-prof'],
       });
       out.push({ title, result });
@@ -409,6 +412,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // Exit through 'exit' so bench/lib/proc.ts kills the servers it started.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   main().catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;

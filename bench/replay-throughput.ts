@@ -60,7 +60,11 @@ async function startSut(engine: ReplayEngine, targetPort: number, where: 'inline
     const sut = await startNodeSut(targetPort, toEngine(engine));
     return { port: sut.port, callMs: () => sut.callMs, stop: () => sut.stop() };
   }
-  const worker = new Worker(new URL('./lib/replay-sut-worker.ts', import.meta.url), { workerData: { targetPort } });
+  // A worker does not inherit `--import tsx`: register tsx's loader in it, then load the TypeScript.
+  const file = new URL('./lib/replay-sut-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
+  const worker = new Worker(boot, { eval: true, workerData: { targetPort } });
   const onReport = toEngine(engine);
   let calls: number[] = [];
   let gotCalls: () => void = () => undefined;

@@ -138,7 +138,15 @@ export class Gateway extends EventEmitter {
     const logger = given ?? Logger.create({ level: config.logLevel, file: config.logFile });
     const gw = new Gateway(config, logger, given === undefined, replay);
     try {
-      if (config.storeDir !== undefined) gw.store = await JsonlSessionStore.open(config.storeDir);
+      if (config.storeDir !== undefined) {
+        // The store never throws from append: write failures arrive here, so they are counted and logged.
+        gw.store = await JsonlSessionStore.open(config.storeDir, {
+          onError: (err) => {
+            gw.counters.storeErrors++;
+            gw.log.error('writing the session store failed', { err });
+          },
+        });
+      }
       if (gw.replayEngine !== undefined) {
         gw.outboundBound = await gw.replayEngine.start();
         if (replay?.api !== false) {
@@ -322,14 +330,7 @@ export class Gateway extends EventEmitter {
       this.replayedPorts.delete(port);
     }
     this.log.debug('session', () => ({ id: session.id, sut: session.sut, talks: session.talks.length, end: session.endReason }));
-    if (this.store) {
-      try {
-        this.store.append(session);
-      } catch (err) {
-        this.counters.storeErrors++;
-        this.log.error('storing a session failed', { id: session.id, err });
-      }
-    }
+    this.store?.append(session);
     publish(channels.session, { session });
     try {
       this.emit('session', session);

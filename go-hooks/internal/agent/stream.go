@@ -112,7 +112,7 @@ func (a *agent) session() error {
 		case <-a.q.notify:
 		}
 		if !a.q.ready() {
-			t := time.NewTimer(flushDelay)
+			t := time.NewTimer(a.flushDelay())
 			select {
 			case <-a.q.full:
 			case <-t.C:

@@ -3,6 +3,7 @@ import { Transport, type Prelude, type Session, type Talk } from '../../generate
 import type { Protocol } from '../framing/framer.js';
 import { detectProtocol } from '../framing/detect-protocol.js';
 import { formatAddress, sameAddress } from '../format-address.js';
+import { isConnectionSetup } from './connection-setup.js';
 import type { MatchDecision } from './match-types.js';
 import { DEFAULT_MATCH_OPTIONS, matchTalk, noMatch, type MatchOptions, type SourcedCandidate } from './talk-matcher.js';
 
@@ -56,9 +57,34 @@ export class ReplayLedger {
     this.pool = [...sessions];
   }
 
+  /** Talks of session `id` never served; connection setup talks are not owed (connection-setup.ts). */
   unusedTalks(id: string): Talk[] {
     const st = this.active.get(id);
-    return st === undefined ? [] : st.session.talks.filter((t) => !st.consumed.has(t.index));
+    return st === undefined ? [] : st.session.talks.filter((t) => !st.consumed.has(t.index) && !isConnectionSetup(t.request));
+  }
+
+  /**
+   * A connection setup request (connection-setup.ts) no unserved talk answered: served from a
+   * byte-identical recorded setup talk to the same destination, of the owner's session first, then
+   * of any session being replayed or loaded; the talk is not consumed (every new connection of the
+   * pool sends the same setup). Undefined when none is identical: a changed setup is reported.
+   */
+  serveSetup(dst: Address, request: Buffer, owner: string | undefined): ServeResult | undefined {
+    if (!isConnectionSetup(request)) return undefined;
+    const own = owner === undefined ? undefined : this.active.get(owner)?.session;
+    const sessions = [own, ...[...this.active.values()].map((x) => x.session), ...this.pool].filter((s) => s !== undefined);
+    for (const s of sessions) {
+      const talk = s.talks.find((t) => t.transport !== Transport.TRANSPORT_UDP && sameAddress(t.peer, dst) && t.request.equals(request));
+      if (talk === undefined) continue;
+      const where = s === own ? 'this session' : `session ${s.id}`;
+      const decision: MatchDecision = {
+        matched: true, sessionId: s.id, talkIndex: talk.index, source: 'talk', strategy: 'exact', score: 1, threshold: undefined,
+        top: [{ talkIndex: talk.index, score: 1, sessionId: s.id, source: 'talk' }],
+        explanation: `connection setup: byte-identical to talk #${talk.index} of ${where} (the pool opened this connection in another session than when recorded)`,
+      };
+      return { decision, sessionId: owner ?? s.id, talk, response: talk.oneWay ? undefined : talk.response };
+    }
+    return undefined;
   }
 
   openConnection(originalDst: Address, sessionId: string | undefined): ConnectionLedger {
@@ -194,10 +220,11 @@ export class ConnectionLedger {
     }
     const candidates = this.ledger.talkCandidates(this.originalDst, owner);
     const last = owner === undefined ? -1 : this.lastBySession.get(owner) ?? -1;
-    const result = this.ledger.decide(request, candidates, last, owner);
-    if (result.decision.matched && result.sessionId !== undefined && result.decision.talkIndex !== undefined) {
-      this.lastBySession.set(result.sessionId, result.decision.talkIndex);
+    const decided = this.ledger.decide(request, candidates, last, owner);
+    if (decided.decision.matched && decided.sessionId !== undefined && decided.decision.talkIndex !== undefined) {
+      this.lastBySession.set(decided.sessionId, decided.decision.talkIndex);
     }
+    const result = decided.decision.matched ? decided : this.ledger.serveSetup(this.originalDst, request, owner) ?? decided;
     if (!result.decision.matched) {
       result.decision.explanation += ` (destination ${formatAddress(this.originalDst)}${owner === undefined ? ', session-less' : ''})`;
     }

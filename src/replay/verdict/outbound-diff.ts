@@ -2,6 +2,7 @@ import { detectProtocol } from '../framing/detect-protocol.js';
 import { mysqlQueryText } from '../framing/mysql-framer.js';
 import { respCommandWords } from '../framing/resp-framer.js';
 import { parseHttpMessage } from './http-message.js';
+import { diffMysqlHandshake } from './mysql-handshake-diff.js';
 import { diffMessages } from './message-diff.js';
 import { applyReplacements, type NoiseRules } from './noise-rules.js';
 
@@ -38,6 +39,8 @@ export function diffOutboundRequest(recorded: Buffer, actual: Buffer, noise: Noi
   if (rs !== undefined && as !== undefined) {
     return applyReplacements(noise, rs) === applyReplacements(noise, as) ? [] : [`SQL ${JSON.stringify(rs)} → ${JSON.stringify(as)}`];
   }
+  const handshake = diffMysqlHandshake(recorded, actual);
+  if (handshake !== undefined) return handshake;
   const rw = detectProtocol(recorded) === 'resp' ? respCommandWords(recorded) : undefined;
   const aw = detectProtocol(actual) === 'resp' ? respCommandWords(actual) : undefined;
   if (rw !== undefined && aw !== undefined) {
