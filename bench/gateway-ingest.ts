@@ -149,13 +149,14 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     results.push(r);
     rows.push([
       store ? 'on' : 'off', Math.round(r.eventsPerSec), r.mbPerSec, Math.round(r.sessionsPerSec), `${r.events}/${r.sentEvents}`, r.sessions,
-      r.measuredSeconds, r.peakRssBytes / 2 ** 20, r.peakHeapBytes / 2 ** 20,
+      r.measuredSeconds, r.peakRssBytes / 2 ** 20, r.peakHeapBytes / 2 ** 20, Math.round(r.gatewayCpuPercent),
     ]);
   }
-  finish(h, ['store', 'events/s', 'MB/s', 'sessions/s', 'events in/sent', 'sessions', 'seconds', 'peak RSS MiB', 'peak heap MiB'], rows,
+  finish(h, ['store', 'events/s', 'MB/s', 'sessions/s', 'events in/sent', 'sessions', 'seconds', 'peak RSS MiB', 'peak heap MiB', 'gateway CPU %'], rows,
     { seconds, links, perBatch, results }, [
       'seconds: from the first event the gateway counted to the last one (the agent stops after --seconds; the gateway then catches up).',
       'MB/s: frame bytes written by the agent / seconds. RSS and heap: this process (the gateway), sampled every 50 ms.',
+      'gateway CPU %: this process\'s user+system CPU from the first event to the end, in % of one core (100 = one core busy).',
     ]);
 }
 
@@ -173,6 +174,8 @@ interface Measured {
   peakHeapBytes: number;
   badFrames: number;
   storeErrors: number;
+  /** CPU of this process (the gateway) from the first event until the end, % of one core. */
+  gatewayCpuPercent: number;
 }
 
 async function measure(store: boolean, seconds: number, links: number, perBatch: number): Promise<Measured> {
@@ -191,6 +194,7 @@ async function measure(store: boolean, seconds: number, links: number, perBatch:
     let lastMove = 0;
     let last = gw.stats();
     let doneAt = 0;
+    let cpuAtFirst = process.cpuUsage();
     // Sample memory and progress until the agent is done and the gateway has caught up.
     for (;;) {
       await sleep(50);
@@ -199,13 +203,18 @@ async function measure(store: boolean, seconds: number, links: number, perBatch:
       peakHeap = Math.max(peakHeap, m.heapUsed);
       const s = gw.stats();
       if (s.events !== last.events || s.sessions !== last.sessions) {
-        if (first === 0) first = Date.now() - 50;
+        if (first === 0) {
+          first = Date.now() - 50;
+          cpuAtFirst = process.cpuUsage();
+        }
         lastMove = Date.now();
         last = s;
       }
       if (done && doneAt === 0) doneAt = Date.now();
       if (done && Date.now() - Math.max(lastMove, doneAt) > 500) break;
     }
+    const cpu = process.cpuUsage(cpuAtFirst);
+    const cpuSecs = (cpu.user + cpu.system) / 1e6;
     await gw.gateway.flush();
     const code = await exited;
     if (code !== 0) throw new Error(`synthetic agent exited ${code}`);
@@ -217,7 +226,7 @@ async function measure(store: boolean, seconds: number, links: number, perBatch:
     return {
       store, eventsPerSec: st.events / secs, mbPerSec: sentBytes / secs / 1e6, sessionsPerSec: st.sessions / secs,
       events: st.events, sentEvents, sentBytes, sessions: st.sessions, measuredSeconds: secs, peakRssBytes: peakRss, peakHeapBytes: peakHeap,
-      badFrames: st.badFrames, storeErrors: st.storeErrors,
+      badFrames: st.badFrames, storeErrors: st.storeErrors, gatewayCpuPercent: (100 * cpuSecs) / ((Date.now() - first) / 1000),
     };
   } finally {
     await gw.close();

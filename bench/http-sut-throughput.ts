@@ -68,11 +68,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     servers.push(recorded);
     const sutPort = { plain: Number(plain.ready[1]), 'shim, no gateway': Number(noGateway.ready[1]), recorded: Number(recorded.ready[1]) };
     const runs = new Map<string, Run[]>();
-    const gwDelta = new Map<string, { sessions: number; events: number; dropped: number }>();
+    const gwDelta = new Map<string, { sessions: number; events: number; dropped: number; cpuPercent: number[] }>();
     for (let rep = 0; rep < reps; rep++) {
       for (const ep of ENDPOINTS) {
         for (const cond of CONDS) {
           const before = gw.stats();
+          const cpu0 = process.cpuUsage();
+          const t0 = Date.now();
           const r = await run(loadgen, [String(sutPort[cond]), String(conns), String(warmup * 1000), String(seconds * 1000), ep.path], {
             timeoutMs: (warmup + seconds) * 1000 + 30_000,
           });
@@ -81,8 +83,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
           const k = `${ep.path}|${cond}`;
           runs.set(k, [...(runs.get(k) ?? []), { rps: kv.rps ?? NaN, p50: kv.p50_us ?? NaN, p99: kv.p99_us ?? NaN, errors: kv.errors ?? 0, requests: kv.requests ?? 0 }]);
           if (cond === 'recorded') {
+            const cpu = process.cpuUsage(cpu0);
+            const cpuPct = (100 * (cpu.user + cpu.system) / 1000) / (Date.now() - t0);
             const after = await gw.settle(300, 10_000);
-            const d = gwDelta.get(ep.path) ?? { sessions: 0, events: 0, dropped: 0 };
+            const d = gwDelta.get(ep.path) ?? { sessions: 0, events: 0, dropped: 0, cpuPercent: [] };
+            d.cpuPercent.push(cpuPct);
             d.sessions += after.sessions - before.sessions;
             d.events += after.events - before.events;
             d.dropped += after.droppedEvents - before.droppedEvents;
@@ -106,16 +111,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
           xs.reduce((a, x) => a + x.errors, 0),
           cond === 'plain' ? '' : (rps / pr).toFixed(3),
           cond === 'recorded' && d ? `${d.sessions}/${d.dropped}` : '',
+          cond === 'recorded' && d ? Math.round(median(d.cpuPercent)) : '',
         ]);
         byCond[cond] = { runs: xs, rps, ratio: rps / pr };
       }
       results.push({ endpoint: ep.path, ...byCond, gateway: d });
     }
-    finish(h, ['endpoint', 'condition', 'req/s', 'p50 µs', 'p99 µs', 'errors', '÷ plain', 'sessions/dropped events'], rows,
+    finish(h, ['endpoint', 'condition', 'req/s', 'p50 µs', 'p99 µs', 'errors', '÷ plain', 'sessions/dropped events', 'gateway CPU %'], rows,
       { conns, seconds, warmup, reps, aimRatio: 0.95, results },
       [
         'The load generator, the SUT, the downstream and the gateway share the same cores: a recorded run pays for the',
         'gateway\'s CPU too. sessions/dropped: sessions the gateway emitted during the recorded runs (warm-up included) / events the agent dropped.',
+        'gateway CPU %: the in-process gateway\'s CPU during a recorded run (load generator running), in % of one core.',
       ]);
   } finally {
     for (const s of servers.reverse()) await s.stop();
