@@ -11,13 +11,15 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** name → script; `go` is written by the Go hooks' owner and only runs if it is there. */
+/** name → script; `go` and `overhead-cpu` are maintained by the Go hooks' owner and run if present. */
 export const BENCHMARKS: ReadonlyArray<{ name: string; file: string; what: string }> = [
   { name: 'shim', file: 'shim-cost.ts', what: 'ns per intercepted call, with and without the shim' },
   { name: 'http-sut', file: 'http-sut-throughput.ts', what: 'C HTTP SUT throughput and latency, plain vs recorded' },
   { name: 'ingest', file: 'gateway-ingest.ts', what: 'gateway ingest rate from a synthetic shim agent' },
-  { name: 'replay', file: 'replay-throughput.ts', what: 'replayed sessions/s, mock latency, match time' },
+  { name: 'replay', file: 'replay-throughput.ts', what: 'replayed sessions/s (node SUT), mock latency, match time' },
+  { name: 'replay-c', file: 'replay-c-sut.ts', what: 'replayed sessions/s, real C SUT under the shim' },
   { name: 'go', file: 'go-overhead.ts', what: 'Go hooks overhead' },
+  { name: 'overhead-cpu', file: 'overhead-cpu.ts', what: 'CPU per request, Go and C SUTs (needs redis-server, mariadb)' },
 ];
 
 function main(argv: string[]): number {

@@ -19,6 +19,9 @@ import { buildGoSutWith, REPLAY_TAGS, startGoReplaySut } from './replay-go-sut.j
 import { failures, replayAll, startCanaries, startReplayGateway, waitForAgent, type Canaries } from './replay-helpers.js';
 
 const NAME = 'go-sut-replay';
+/** The same SUT with KOALA_TEST_WARMUP: its MySQL and Redis pools connect at start-up. */
+const WARM = 'go-sut-warm';
+const WARM_ENV = { KOALA_TEST_WARMUP: '1' };
 const run = randomBytes(3).toString('hex');
 const tok = (tag: string, n: number | string): string => `${tag}-${run}-${n}`;
 
@@ -57,6 +60,9 @@ describe('replay: Go SUT (net/http, koala_recorder + koala_replayer)', function 
   const S6 = [0, 1].map((i) => tok('g6', i));
   const S8 = [0, 1].map((i) => tok('g8', i));
   const ALL = [...S1, ...S2, ...S3, ...S5F, ...S5P, ...S6, ...S8];
+  const SW = Array.from({ length: 6 }, (_, i) => tok('g3w', i));
+  let warmRecorded: Session[] = [];
+  const warmResults = new Map<string, SessionResult>();
 
   before(async function () {
     this.timeout(900_000);
@@ -66,10 +72,11 @@ describe('replay: Go SUT (net/http, koala_recorder + koala_replayer)', function 
     cleanups.push(b.cleanup);
     const gw = await startTestGateway();
     let rec: Sut | undefined;
+    let warm: Sut | undefined;
     try {
       rec = await startGoSut(b.bin, { name: NAME, gatewayAddr: gw.gateway.agentGrpcAddr, downstreams: deps.downstreams, env: { KOALA_MODE: 'record' } });
       await waitForGoAgent(gw);
-      for (const t of [...S3, ...S5F]) await deps.redis.command('SET', `key:${t}`, `val-${t}`);
+      for (const t of [...S3, ...S5F, ...SW]) await deps.redis.command('SET', `key:${t}`, `val-${t}`);
       // S1: three requests on one keep-alive connection.
       const c = await RawHttpClient.connect(rec.port);
       for (const t of S1) expect((await c.get(`/long?token=${t}`)).status).to.equal(200);
@@ -80,8 +87,14 @@ describe('replay: Go SUT (net/http, koala_recorder + koala_replayer)', function 
       await getEach(rec.port, [...S5F.map((t) => `/fanout?token=${t}`), ...S5P.map((t) => `/pool?token=${t}`)], 6);
       await getEach(rec.port, [...S6.map((t) => `/oneway?token=${t}`), ...S8.map((t) => `/pipeline?token=${t}`)]);
       recorded = await gw.waitForSessions(ALL.length, { filter: (s) => s.sut === NAME && ALL.includes(sessionToken(s) ?? '') });
+      // Start-up pools: the warm-up connections are opened (and pinged) before any session.
+      warm = await startGoSut(b.bin, { name: WARM, gatewayAddr: gw.gateway.agentGrpcAddr, downstreams: deps.downstreams, env: { KOALA_MODE: 'record', ...WARM_ENV } });
+      await getEach(warm.port, SW.slice(0, 3).map((t) => `/fanout?token=${t}`));
+      await getEach(warm.port, SW.slice(3).map((t) => `/fanout?token=${t}`), 3);
+      warmRecorded = await gw.waitForSessions(SW.length, { filter: (s) => s.sut === WARM && SW.includes(sessionToken(s) ?? '') });
       downstreams = deps.downstreams;
     } finally {
+      await warm?.stop();
       await rec?.stop();
       await gw.close();
       await deps.stop();
@@ -102,6 +115,19 @@ describe('replay: Go SUT (net/http, koala_recorder + koala_replayer)', function 
       await rg.close();
     }
     console.log(`      replayed ${results.size} sessions in ${Date.now() - t1} ms`);
+    const rw = await startReplayGateway();
+    try {
+      // Only this SUT's sessions: the start-up connections take their preludes (warm-up ping included).
+      rw.gateway.preload(warmRecorded);
+      sut = await startGoSut(b.bin, {
+        name: WARM, gatewayAddr: rw.gateway.agentGrpcAddr, downstreams, env: { KOALA_MODE: 'replay', KOALA_OUTBOUND_ADDR: rw.outboundAddr, ...WARM_ENV },
+      });
+      await waitForAgent(rw.gateway, WARM, 20_000);
+      for (const r of await replayAll(rw.gateway, warmRecorded, sut.port, 3)) warmResults.set(r.sessionId, r);
+    } finally {
+      await sut?.stop();
+      await rw.close();
+    }
   });
 
   after(async function () {
@@ -150,6 +176,15 @@ describe('replay: Go SUT (net/http, koala_recorder + koala_replayer)', function 
     for (const r of expectPass(S6, 2)) expect(r.calls.map((c) => c.reaction)).to.deep.equal(['one-way', 'recorded']);
   });
   it('S8: three pipelined Redis commands get their three replies', () => expectPass(S8, 1));
+  it('S3/S5 with pools that connect at start-up: greeting, auth and warm-up ping from the recorded prelude', () => {
+    expect(warmResults.size).to.equal(SW.length);
+    const rs = [...warmResults.values()];
+    expect(failures(rs)).to.equal('');
+    for (const r of rs) {
+      expect(r.verdict.outbound.filter((o) => !o.decision.matched), 'unmatched').to.deep.equal([]);
+      expect(r.verdict.outbound.some((o) => o.request.startsWith('SQL "SELECT')), r.sessionId).to.equal(true);
+    }
+  });
   it('every recorded session passed, nothing unmatched', () => {
     expect(results.size).to.equal(recorded.length);
     expect(failures([...results.values()])).to.equal('');

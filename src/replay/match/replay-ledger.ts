@@ -151,12 +151,16 @@ export class ReplayLedger {
         return { prelude: least, sessionId: st.session.id };
       }
     }
-    // Session-less (or the session has none): any loaded session's prelude for this destination.
+    // Session-less (or the session has none): a loaded session's prelude for this destination,
+    // the longest one: a connection opened at start-up carries its warm-up talks (a ping before
+    // any session) in its prelude, while a pool's later connections hold the handshake alone.
+    let best: { prelude: Prelude; sessionId: string } | undefined;
     for (const s of [...this.pool, ...[...this.active.values()].map((x) => x.session)]) {
-      const p = s.preludes.find((x) => sameAddress(x.peer, dst));
-      if (p !== undefined) return { prelude: p, sessionId: s.id };
+      for (const p of s.preludes) {
+        if (sameAddress(p.peer, dst) && (best === undefined || p.talks.length > best.prelude.talks.length)) best = { prelude: p, sessionId: s.id };
+      }
     }
-    return undefined;
+    return best;
   }
 }
 

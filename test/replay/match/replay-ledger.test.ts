@@ -88,6 +88,45 @@ describe('ReplayLedger', () => {
     expect(q.response?.toString()).to.equal('R');
   });
 
+  it('serves a pool\'s connection setup (HELLO) from any recorded one, and does not owe it', () => {
+    const HELLO = '*2\r\n$5\r\nhello\r\n$1\r\n2\r\n';
+    const GET_A = '*2\r\n$3\r\nget\r\n$1\r\na\r\n';
+    const GET_B = '*2\r\n$3\r\nget\r\n$1\r\nb\r\n';
+    // Recorded: A opened the pooled connection (HELLO), B reused it.
+    const a = makeSession('a', { request: 'x', response: 'y' }, [{ dst: redisA, request: HELLO, response: '%7\r\n' }, { dst: redisA, request: GET_A, response: '$1\r\nA\r\n' }]);
+    const b = makeSession('b', { request: 'x', response: 'y' }, [{ dst: redisA, request: GET_B, response: '$1\r\nB\r\n' }]);
+    const ledger = new ReplayLedger();
+    ledger.addSession(a);
+    ledger.addSession(b);
+    // Replayed the other way round: B opens the connection, A reuses it.
+    const conn = ledger.openConnection(addr(redisA), 'b');
+    const hello = conn.serve(Buffer.from(HELLO), 'b');
+    expect(hello.decision).to.include({ matched: true, sessionId: 'a', talkIndex: 0 });
+    expect(hello.decision.explanation).to.match(/^connection setup: byte-identical to talk #0 of session a/);
+    expect(hello.sessionId).to.equal('b');
+    expect(hello.response?.toString()).to.equal('%7\r\n');
+    expect(conn.serve(Buffer.from(GET_B), 'b').response?.toString()).to.equal('$1\r\nB\r\n');
+    expect(conn.serve(Buffer.from(GET_A), 'a').response?.toString()).to.equal('$1\r\nA\r\n');
+    expect(ledger.unusedTalks('a')).to.deep.equal([]);
+    expect(ledger.unusedTalks('b')).to.deep.equal([]);
+    // A changed setup is not served.
+    const changed = ledger.openConnection(addr(redisA), 'b').serve(Buffer.from('*2\r\n$5\r\nhello\r\n$1\r\n3\r\n'), 'b');
+    expect(changed.decision.matched).to.equal(false);
+    // Only setup commands get this: an unrecorded GET stays unmatched.
+    expect(ledger.openConnection(addr(redisA), 'b').serve(Buffer.from(GET_A), 'b').decision.matched).to.equal(false);
+  });
+
+  it('gives a session-less connection the longest recorded prelude (start-up warm-up talks included)', () => {
+    const short = makePrelude('127.0.0.1:3306', [{ response: 'GREETING' }, { request: 'AUTH', response: 'OK' }]);
+    const long = makePrelude('127.0.0.1:3306', [{ response: 'GREETING' }, { request: 'AUTH', response: 'OK' }, { request: 'PING', response: 'PONG' }]);
+    const ledger = new ReplayLedger();
+    ledger.preload([makeSession('p1', { request: 'x', response: 'y' }, [], [short]), makeSession('p2', { request: 'x', response: 'y' }, [], [long])]);
+    const conn = ledger.openConnection(addr('127.0.0.1:3306'), undefined);
+    expect(conn.greeting()?.toString()).to.equal('GREETING');
+    expect(conn.serve(Buffer.from('AUTH'), undefined).response?.toString()).to.equal('OK');
+    expect(conn.serve(Buffer.from('PING'), undefined).response?.toString()).to.equal('PONG');
+  });
+
   it('matches UDP datagrams only against datagram talks, and sends nothing back', () => {
     const s = makeSession('s1', { request: 'x', response: 'y' }, [
       { dst: '127.0.0.1:8125', request: 'hits:1|c', udp: true },
