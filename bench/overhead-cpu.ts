@@ -8,7 +8,7 @@
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
  *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw]
- *        [--gw-prof DIR] [--json FILE]
+ *        [--gw-prof DIR] [--keep-store DIR] [--json FILE]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -20,7 +20,7 @@
  * whole matrix once per layout. Needs 2 cores.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +96,7 @@ export interface GatewayProc {
   stop(): Promise<{ events: number; sessions: number; storeBytes: number }>;
 }
 
-export async function startGatewayProc(opts: { cpus?: string; profDir?: string } = {}): Promise<GatewayProc> {
+export async function startGatewayProc(opts: { cpus?: string; profDir?: string; keepStore?: string } = {}): Promise<GatewayProc> {
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
   const storeDir = join(dir, 'store');
   const logFile = join(dir, 'gateway.log');
@@ -139,6 +139,7 @@ export async function startGatewayProc(opts: { cpus?: string; profDir?: string }
         const st = statSync(join(storeDir, f));
         if (st.isFile()) storeBytes += st.size;
       }
+      if (opts.keepStore) cpSync(storeDir, opts.keepStore, { recursive: true });
       rmSync(dir, { recursive: true, force: true });
       const sessions = m ? Number(/sessions=(\d+)/.exec(m[0])?.[1]) : NaN;
       const events = m ? Number(/events=(\d+)/.exec(m[0])?.[1]) : NaN;
@@ -199,6 +200,8 @@ export interface MatrixOptions {
   warmSeconds: number;
   variants?: readonly Variant[];
   gwProfDir?: string;
+  /** Copy the gateway's store here before it is removed. */
+  keepStore?: string;
 }
 
 export interface MatrixResult {
@@ -218,7 +221,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const path = o.sut === 'go' ? '/fanout' : '/all';
   const deps = await startDeps(o.sut);
   if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
-  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir });
+  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore });
   const suts = new Map<Variant, Sut>();
   let cBuild: { bin: string; cleanup(): void } | undefined;
   let recordingRequests = 0;
@@ -381,6 +384,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       pin: { type: 'string', multiple: true, default: ['none'] },
       variants: { type: 'string', default: VARIANTS.join(',') },
       'gw-prof': { type: 'string' },
+      'keep-store': { type: 'string' },
       json: { type: 'string' },
     },
   });
@@ -403,6 +407,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         conns: Number(values.conns),
         variants: (values.variants as string).split(',') as Variant[],
         gwProfDir: values['gw-prof'],
+        keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
       });
       out.push({ title, result });
       console.log(table(result, title) + '\n');
