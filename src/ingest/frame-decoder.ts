@@ -5,7 +5,6 @@
  */
 import { KoalaError } from '../errors.js';
 import { AgentMessage, GatewayMessage } from '../generated/koala/v1/agent.pb.js';
-import { decodeAgentMessageBytes } from './agent-message-decoder.js';
 
 export const FRAME_HEADER_BYTES = 4;
 
@@ -80,7 +79,7 @@ export class FrameDecoder {
 export function decodeAgentMessage(frame: Buffer): AgentMessage {
   let msg: AgentMessage;
   try {
-    msg = decodeAgentMessageBytes(frame);
+    msg = AgentMessage.decode(frame);
   } catch (err) {
     throw new KoalaError('KOALA_ERR_FRAME_MALFORMED', `frame of ${frame.length} bytes does not decode as AgentMessage: ${(err as Error).message}`, { cause: err });
   }

@@ -13,7 +13,6 @@ import {
 import { parseHostPort, formatHostPort, isLoopbackHost } from '../config/option-parsers.js';
 import { channels, publish } from '../log/channels.js';
 import { Logger } from '../log/logger.js';
-import { decodeAgentMessageBytes } from './agent-message-decoder.js';
 import type { AgentSink } from './agent-sink.js';
 import { AgentStream } from './agent-stream.js';
 import type { IngestStats } from './shim-listener.js';
@@ -55,9 +54,7 @@ export class GrpcAgentServer {
       'grpc.max_send_message_length': 4 * 1024 * 1024,
     });
     const impl: AgentServiceServer = { connect: (call) => this.connect(call) };
-    // The generated definition with the faster batch decoder (same result, same errors).
-    const service = { connect: { ...AgentServiceService.connect, requestDeserialize: decodeAgentMessageBytes } };
-    this.server.addService(service, impl);
+    this.server.addService(AgentServiceService, impl);
   }
 
   /** The address actually bound (the real port when 0 was asked). */

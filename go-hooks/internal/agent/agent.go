@@ -133,14 +133,6 @@ func (a *agent) publish(ev *pb.Event) {
 
 func (a *agent) mode() pb.Mode { return pb.Mode(a.wantMode.Load()) & a.allowed }
 
-// flushDelay is how long a partial batch waits for more events: short while replaying.
-func (a *agent) flushDelay() time.Duration {
-	if a.mode()&pb.Mode_MODE_REPLAY != 0 {
-		return flushDelay
-	}
-	return recordFlushDelay
-}
-
 func (a *agent) outboundAddr() string {
 	if a.set.outboundAddr != "" {
 		return a.set.outboundAddr

@@ -7,15 +7,11 @@ import (
 	"github.com/koala-replay/koala/go-hooks/internal/pb"
 )
 
-// Batch limits: a batch leaves when either is reached, or a flush delay after its first event.
-// Replay needs events promptly (the gateway routes a redirected connection by its CONNECT event);
-// recording only needs them in order, so it waits longer and sends fewer, larger batches: each
-// gRPC message costs the SUT a marshal and a write, and the gateway a frame and a decode call.
+// Batch limits: a batch leaves when either is reached, or flushDelay after its first event.
 const (
-	batchEvents      = 1024
-	batchBytes       = 1 << 20
-	flushDelay       = 5 * time.Millisecond
-	recordFlushDelay = 20 * time.Millisecond
+	batchEvents = 256
+	batchBytes  = 1 << 20
+	flushDelay  = 5 * time.Millisecond
 	// Per-event cost beyond its payload (fields, addresses, slice slot): a rough figure so a
 	// flood of empty events is bounded too.
 	eventOverhead = 96

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/koala-replay/koala/go-hooks/internal/pb"
 )
@@ -74,24 +73,6 @@ func TestBypassMatching(t *testing.T) {
 	} {
 		if got := s.contains(addr); got != want {
 			t.Errorf("contains(%q) = %v, want %v", addr, got, want)
-		}
-	}
-}
-
-func TestFlushDelayIsShortOnlyWhenReplaying(t *testing.T) {
-	for _, c := range []struct {
-		env     string
-		allowed pb.Mode
-		want    time.Duration
-	}{
-		{"record", 0, recordFlushDelay},
-		{"replay", 0, flushDelay},
-		{"record+replay", 0, flushDelay},
-		{"replay", pb.Mode_MODE_RECORD, recordFlushDelay}, // a recorder-only binary never replays
-	} {
-		a := newAgent(Config{Mode: c.allowed}, envOf(map[string]string{"KOALA_MODE": c.env, "KOALA_LOG_LEVEL": "ERROR"}))
-		if got := a.flushDelay(); got != c.want {
-			t.Errorf("KOALA_MODE=%s allowed=%v: flush delay %v, want %v", c.env, c.allowed, got, c.want)
 		}
 	}
 }

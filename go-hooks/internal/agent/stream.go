@@ -112,7 +112,7 @@ func (a *agent) session() error {
 		case <-a.q.notify:
 		}
 		if !a.q.ready() {
-			t := time.NewTimer(a.flushDelay())
+			t := time.NewTimer(flushDelay)
 			select {
 			case <-a.q.full:
 			case <-t.C:
