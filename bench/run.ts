@@ -1,8 +1,8 @@
 /**
  * Runs the benchmarks, each in its own node process (so one's memory and JIT state do not bill
- * the next), in a fixed order, and prints their tables. `npm run bench` runs all of them;
- * `npm run bench -- shim ingest` runs those by name; arguments after `--` go to each one
- * (e.g. `npm run bench -- replay -- --seconds 2`).
+ * the next), in a fixed order, and prints their tables. `npm run bench` runs all but the long
+ * `overhead-cpu`; `npm run bench -- shim ingest` runs those by name; arguments after a second
+ * `--` go to each one (e.g. `npm run bench -- replay -- --seconds 2`).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,14 +12,15 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** name → script; `go` and `overhead-cpu` are maintained by the Go hooks' owner and run if present. */
-export const BENCHMARKS: ReadonlyArray<{ name: string; file: string; what: string }> = [
+export const BENCHMARKS: ReadonlyArray<{ name: string; file: string; what: string; onlyByName?: boolean }> = [
   { name: 'shim', file: 'shim-cost.ts', what: 'ns per intercepted call, with and without the shim' },
   { name: 'http-sut', file: 'http-sut-throughput.ts', what: 'C HTTP SUT throughput and latency, plain vs recorded' },
   { name: 'ingest', file: 'gateway-ingest.ts', what: 'gateway ingest rate from a synthetic shim agent' },
   { name: 'replay', file: 'replay-throughput.ts', what: 'replayed sessions/s (node SUT), mock latency, match time' },
   { name: 'replay-c', file: 'replay-c-sut.ts', what: 'replayed sessions/s, real C SUT under the shim' },
   { name: 'go', file: 'go-overhead.ts', what: 'Go hooks overhead' },
-  { name: 'overhead-cpu', file: 'overhead-cpu.ts', what: 'CPU per request, Go and C SUTs (needs redis-server, mariadb)' },
+  // Several minutes and a superset of `go`: run only when named.
+  { name: 'overhead-cpu', file: 'overhead-cpu.ts', what: 'CPU per request, Go and C SUTs (needs redis-server, mariadb; by name only)', onlyByName: true },
 ];
 
 function main(argv: string[]): number {
@@ -28,7 +29,7 @@ function main(argv: string[]): number {
   const passOn = dash < 0 ? [] : argv.slice(dash + 1);
   if (names.includes('--help') || names.includes('-h')) {
     console.log('usage: npm run bench [-- NAME… [-- ARGS…]]\n');
-    for (const b of BENCHMARKS) console.log(`  ${b.name.padEnd(9)} bench/${b.file.padEnd(24)} ${b.what}`);
+    for (const b of BENCHMARKS) console.log(`  ${b.name.padEnd(13)} bench/${b.file.padEnd(24)} ${b.what}`);
     return 0;
   }
   const unknown = names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
@@ -36,7 +37,7 @@ function main(argv: string[]): number {
     console.error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
     return 2;
   }
-  const chosen = names.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => names.includes(b.name));
+  const chosen = names.length === 0 ? BENCHMARKS.filter((b) => b.onlyByName !== true) : BENCHMARKS.filter((b) => names.includes(b.name));
   let failed = 0;
   for (const b of chosen) {
     const file = join(HERE, b.file);
