@@ -115,6 +115,6 @@ __attribute__((destructor)) static void koala_dtor(void) {
   if (atomic_load(&koala_agent.state) != KOALA_AGENT_ACTIVE) return;
   int busy = koala_busy;
   koala_busy = 1;
-  koala_writer_flush(200);
+  koala_writer_flush((int)koala_cfg.exit_flush_ms);
   koala_busy = busy;
 }

@@ -191,6 +191,8 @@ int koala_config_load(void) {
     return -1;
   if (parse_size("KOALA_MAX_PAYLOAD", getenv("KOALA_MAX_PAYLOAD"), 64u << 20, 0, &koala_cfg.max_payload) != 0)
     return -1;
+  if (parse_size("KOALA_EXIT_FLUSH_MS", getenv("KOALA_EXIT_FLUSH_MS"), 200, 0, &koala_cfg.exit_flush_ms) != 0) return -1;
+  if (koala_cfg.exit_flush_ms > 60000) koala_cfg.exit_flush_ms = 60000;
   return 0;
 }
 

@@ -25,6 +25,7 @@ struct koala_config {
   int nbypass;
   size_t buffer_size;
   size_t max_payload;
+  size_t exit_flush_ms; /* KOALA_EXIT_FLUSH_MS: the destructor's bound on sending buffered events */
 };
 
 extern struct koala_config koala_cfg;

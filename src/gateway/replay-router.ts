@@ -4,7 +4,7 @@
  * client port, from ACCEPT) and which is a redirected outbound one (and its SUT-side port, from
  * CONNECT). Every engine call is keyed by the SUT's pid, so processes never share state.
  */
-import { EventKind, type AgentHello, type Event } from '../generated/koala/v1/agent.pb.js';
+import { AgentKind, EventKind, type AgentHello, type Event } from '../generated/koala/v1/agent.pb.js';
 import type { ReplayEngine } from '../replay/replay-engine.js';
 
 interface ConnState {
@@ -29,10 +29,15 @@ export class ReplayRouter {
 
   agentConnected(linkId: number, hello: AgentHello): void {
     this.links.set(linkId, { pid: hello.pid, conns: new Map() });
+    // Both agents report every stream write as a SEND carrying its byte count (the Go hooks
+    // before the write, the C shim after it): replay attributes pooled-connection bytes by them.
+    this.engine.onAgentHello(hello.pid, hello.kind === AgentKind.AGENT_KIND_C_SHIM || hello.kind === AgentKind.AGENT_KIND_GO_HOOKS);
   }
 
   agentDisconnected(linkId: number): void {
+    const link = this.links.get(linkId);
     this.links.delete(linkId);
+    if (link !== undefined && ![...this.links.values()].some((l) => l.pid === link.pid)) this.engine.onAgentGone(link.pid);
   }
 
   ingest(linkId: number, events: readonly Event[]): void {

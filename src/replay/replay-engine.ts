@@ -25,6 +25,13 @@ export interface ReplayEngineOptions {
   idleMs?: number;
   /** Bound on waiting for an agent's CONNECT report after the TCP connection arrived. */
   reportWaitMs?: number;
+  /**
+   * Bound on waiting for the SEND report covering a request's first byte on a redirected
+   * connection (pooled connections change hands). Default 10 s, never less than reportWaitMs:
+   * the report normally comes within milliseconds, and the wait only stalls the mock (never a
+   * recording SUT) when an agent is starved of CPU; it ends early as soon as the report arrives.
+   */
+  sendWaitMs?: number;
   /** After the response, how long late outbound calls (fire-and-forget, UDP) still count. */
   settleMs?: number;
   firstByteTimeoutMs?: number;
@@ -82,6 +89,8 @@ export class ReplayEngine {
   private readonly waiters = new Map<number, Array<(e: OutboundEntry) => void>>();
   private readonly calls = new Map<string, OutboundCall[]>();
   private readonly orphans: OutboundCall[] = [];
+  /** SUT processes whose agent reports every stream SEND with its byte count (onAgentHello). */
+  private readonly countingPids = new Set<number>();
 
   constructor(private readonly opts: ReplayEngineOptions = {}) {
     this.ledger = new ReplayLedger(opts.match ?? DEFAULT_MATCH_OPTIONS);
@@ -112,6 +121,22 @@ export class ReplayEngine {
   /** Sessions whose preludes answer connections opened outside any session (start-up pools). */
   preload(sessions: readonly Session[]): void {
     this.ledger.preload(sessions);
+  }
+
+  /**
+   * An agent connected for process `pid`. `countsSends`: it reports every write on a stream
+   * connection as a SEND with its byte count (the C shim and the Go hooks do), so the owner of
+   * a request on a pooled connection is always decided by those reports, never by which report
+   * happened to arrive first (ownerAt).
+   */
+  onAgentHello(pid: number, countsSends: boolean): void {
+    if (countsSends) this.countingPids.add(pid);
+    else this.countingPids.delete(pid);
+  }
+
+  /** The agent of `pid` disconnected. */
+  onAgentGone(pid: number): void {
+    this.countingPids.delete(pid);
   }
 
   /**
@@ -225,21 +250,26 @@ export class ReplayEngine {
   }
 
   /**
-   * Whose write put byte `offset` on the connection. Waits (bounded by reportWaitMs) for the
+   * Whose write put byte `offset` on the connection. Waits (bounded by sendWaitMs) for the
    * agent's SEND report of it; without one (an agent that reports no byte counts, lost events)
    * the connection's current owner decides, as before.
    */
   private async ownerAt(port: number, offset: number): Promise<string | undefined> {
     const entry = this.conns.get(port);
     if (entry === undefined) return undefined;
-    // Nothing reported yet: either the agent reports no byte counts or this is the connection's
-    // first request, whose owner the CONNECT report (or the first SEND) already names.
-    if (entry.sent > 0 && entry.sent <= offset) {
+    // An agent that counts its sends (onAgentHello) has reported, or will report, the write that
+    // put this byte here: wait for that report even when none of this connection's SENDs has
+    // arrived yet. A loaded SUT's reports can all lag behind its bytes: a pooled connection
+    // opened in session A, used by A and handed to B within one agent flush, reaches B's request
+    // here with nothing reported, and the CONNECT's owner (A) would be a guess, and a wrong one.
+    // An agent not known to count sends is waited for only once it has counted some.
+    const counted = entry.sent > 0 || this.countingPids.has(entry.pid);
+    if (counted && entry.sent <= offset) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           entry.byteWaiters = entry.byteWaiters.filter((w) => w !== waiter);
           resolve();
-        }, this.opts.reportWaitMs ?? 2000);
+        }, Math.max(this.opts.sendWaitMs ?? 10_000, this.opts.reportWaitMs ?? 2000));
         timer.unref();
         const waiter = { offset, wake: (): void => { clearTimeout(timer); resolve(); } };
         entry.byteWaiters.push(waiter);

@@ -17,12 +17,26 @@ import {
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..');
-export const shimPath = join(repoRoot, 'build', 'Release', 'koala_shim.so');
+/** KOALA_TEST_SHIM runs the tests against another build of the shim (e.g. one built in /tmp). */
+export const shimPath = process.env.KOALA_TEST_SHIM ?? join(repoRoot, 'build', 'Release', 'koala_shim.so');
+
+/**
+ * Bounds for a loaded machine (2 cores shared with Go compiles and benchmarks). Each wait ends as
+ * soon as its condition holds, so only a real failure pays for it, and all fit in the tests' 30 s.
+ *   EXIT_FLUSH_MS: the shim's exit flush (KOALA_EXIT_FLUSH_MS; 200 ms in production). A test
+ *     program runs for microseconds, so this flush alone delivers its events; a starved writer
+ *     thread may not even have connected within 200 ms. It ends early when everything is sent or
+ *     the gateway is known absent.
+ *   AGENT_WAIT_MS: the gateway side waiting for the agent's connection to deliver and close.
+ */
+export const EXIT_FLUSH_MS = 10000;
+export const AGENT_WAIT_MS = 12000;
 export const programsDir = join(here, 'programs');
 
 /** Builds the shim once per test run if it is missing. */
 export function ensureShim(): void {
   if (existsSync(shimPath)) return;
+  if (process.env.KOALA_TEST_SHIM !== undefined) throw new Error(`KOALA_TEST_SHIM=${shimPath}: no such file`);
   const r = spawnSync(process.execPath, [join(repoRoot, 'csrc', 'build-shim.mjs')], { cwd: repoRoot, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`shim build failed:\n${r.stdout}\n${r.stderr}`);
 }
@@ -101,10 +115,13 @@ export class FakeGateway {
     return this.conns.filter((c) => c.hello.pid === pid).flatMap((c) => c.events);
   }
 
-  async waitFor(pred: () => boolean, timeoutMs = 5000): Promise<void> {
+  async waitFor(pred: () => boolean, timeoutMs = AGENT_WAIT_MS, what = 'the agent'): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (!pred()) {
-      if (Date.now() > end) throw new Error('timed out waiting for the agent');
+      if (Date.now() > end) {
+        const seen = this.conns.map((c) => `pid ${c.hello.pid}: ${c.events.length} events${c.closed ? ', closed' : ''}`).join('; ') || 'no agent connection';
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${seen})`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -132,6 +149,7 @@ export function shimEnv(socketPath: string, extra: Record<string, string> = {}):
     LD_PRELOAD: shimPath,
     KOALA_AGENT_SOCKET: socketPath,
     KOALA_LOG_LEVEL: 'ERROR',
+    KOALA_EXIT_FLUSH_MS: String(EXIT_FLUSH_MS),
     ...extra,
   };
 }
@@ -187,6 +205,6 @@ export async function runRecorded(
 ): Promise<{ res: RunResult; events: Event[] }> {
   const res = await run(bin, args, shimEnv(gw.socketPath, extraEnv));
   if (res.code !== 0) throw new Error(`${bin} exited ${res.code}:\n${res.stdout}\n${res.stderr}`);
-  await gw.waitFor(() => gw.conns.some((c) => c.hello.pid === res.pid && c.closed));
+  await gw.waitFor(() => gw.conns.some((c) => c.hello.pid === res.pid && c.closed), AGENT_WAIT_MS, `the agent of pid ${res.pid} to deliver and close`);
   return { res, events: gw.eventsOf(res.pid) };
 }

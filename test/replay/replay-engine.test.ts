@@ -162,3 +162,92 @@ describe('ReplayEngine (end to end, agent reports played by the test SUT)', () =
     expect((await first).verdict.pass).to.equal(true);
   });
 });
+
+/**
+ * A SUT whose Redis connection is pooled (opened by the first request, then shared, one request at
+ * a time) and whose agent is starved: every SEND report reaches the engine `reportDelayMs` after
+ * the bytes reached the mock, so a second session's request arrives before any report of the
+ * connection's SENDs (a loaded CI machine, go-sql-driver's pool at concurrency 4).
+ */
+async function startPooledSut(engine: ReplayEngine, outboundPort: number, reportDelayMs: number) {
+  let vtid = 500;
+  const sockets = new Set<Socket>();
+  let pooled: { out: Socket; localPort: number } | undefined;
+  let busy: Promise<unknown> = Promise.resolve();
+  const useConn = async (myVtid: number, key: string): Promise<string> => {
+    if (pooled === undefined) {
+      const localPort = await freePort();
+      engine.onAgentConnect(PID, localPort, addr(REDIS), myVtid);
+      const out = connect({ host: '127.0.0.1', port: outboundPort, localAddress: '127.0.0.1', localPort });
+      sockets.add(out);
+      await new Promise((r) => out.once('connect', r));
+      pooled = { out, localPort };
+    }
+    const { out, localPort } = pooled;
+    const cmd = getCmd(key);
+    out.write(cmd);
+    setTimeout(() => engine.onAgentSend(PID, localPort, myVtid, Buffer.byteLength(cmd)), reportDelayMs);
+    return await new Promise<string>((resolve) => {
+      let acc = '';
+      const onData = (x: Buffer): void => {
+        acc += x.toString();
+        if (/^\$\d+\r\n.*\r\n$/s.test(acc) || acc.startsWith('-')) {
+          out.off('data', onData);
+          resolve(acc);
+        }
+      };
+      out.on('data', onData);
+    });
+  };
+  const server: Server = createServer((inbound) => {
+    sockets.add(inbound);
+    inbound.on('close', () => sockets.delete(inbound));
+    const myVtid = ++vtid;
+    inbound.once('data', (d: Buffer) => {
+      engine.onAgentInbound(PID, myVtid, inbound.remotePort ?? 0);
+      const key = /GET \/item\/(\S+)/.exec(d.toString())?.[1] ?? '?';
+      const turn = busy.then(() => useConn(myVtid, key));
+      busy = turn.catch(() => undefined);
+      turn.then((reply) => inbound.write(httpOk(JSON.stringify({ key, value: reply.split('\r\n')[1] ?? null }))), () => inbound.destroy());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  if (a === null || typeof a === 'string') throw new Error('no port');
+  return {
+    port: a.port,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe('ReplayEngine: a pooled connection changing hands before any SEND report arrived', () => {
+  let engine: ReplayEngine | undefined;
+  let sut: { port: number; stop: () => Promise<void> } | undefined;
+
+  afterEach(async () => {
+    await sut?.stop();
+    await engine?.close();
+    engine = undefined;
+    sut = undefined;
+  });
+
+  it('attributes each request by the SEND reports (an agent that counts its sends), not by the connection\'s first owner', async () => {
+    engine = new ReplayEngine({ outbound: { host: '127.0.0.1', port: 0 }, reportWaitMs: 1500, sendWaitMs: 5000, settleMs: 300 });
+    const info = await engine.start();
+    engine.onAgentHello(PID, true);
+    sut = await startPooledSut(engine, info.port, 250);
+    const target = { sut: { host: '127.0.0.1', port: sut.port } };
+    const e = engine;
+    const [a, b] = await Promise.all([
+      e.replaySession(recorded('pa', 'k:a', 'va'), target),
+      sleep(30).then(() => e.replaySession(recorded('pb', 'k:b', 'vb'), target)),
+    ]);
+    for (const r of [a, b]) {
+      expect(r.verdict.pass, `${r.sessionId}: ${r.verdict.reasons.join('; ')}`).to.equal(true);
+      expect(r.calls.map((c) => c.sessionId)).to.deep.equal([r.sessionId]);
+    }
+  });
+});

@@ -15,6 +15,11 @@ import (
 // Recording reports whether this process records now (zero-copy I/O is avoided meanwhile).
 func Recording() bool { return mode()&pb.Mode_MODE_RECORD != 0 }
 
+// reportingAllBytes reports whether every byte must go through Read/Write now (zero-copy paths
+// avoided): while recording, and while replaying, where the gateway attributes each request on
+// a pooled connection by the SEND byte counts, so an unreported write would stall it.
+func reportingAllBytes() bool { return mode()&(pb.Mode_MODE_RECORD|pb.Mode_MODE_REPLAY) != 0 }
+
 // newEvent stamps an event with the current goroutine's identity and marks the goroutine as
 // tracked, so its exit is reported.
 func newEvent(kind pb.EventKind) *pb.Event {

@@ -25,7 +25,7 @@ func Install() {
 func installHooks() {
 	gid.SetOnExit(onExit)
 	net.SetKoalaHooks(&net.KoalaHooks{
-		Recording: Recording,
+		Recording: reportingAllBytes,
 		Connect:   onConnect,
 		Accept:    onAccept,
 		IO:        onIO,
