@@ -3,26 +3,14 @@
 import { expect } from 'chai';
 
 import { EventKind as K } from '../../src/generated/koala/v1/agent.pb.js';
-import { compile, ensureShim, FakeGateway, runRecorded, TempDir } from './shim-harness.js';
+import { compile, runRecorded, withFakeGateway } from './shim-harness.js';
 
 describe('csrc helper protocol', function () {
   this.timeout(30000);
-  let dir: TempDir;
-  let gw: FakeGateway;
-
-  before(() => ensureShim());
-  beforeEach(async () => {
-    dir = new TempDir();
-    gw = new FakeGateway(dir.file('agent.sock'));
-    await gw.start();
-  });
-  afterEach(async () => {
-    await gw.close();
-    dir.remove();
-  });
+  const t = withFakeGateway();
 
   it('applies delegation, one-way and thread-shutdown, and reports each as a HELPER event', async () => {
-    const { res, events } = await runRecorded(gw, compile(dir, 'helper'));
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'helper'));
     const c = Number(res.out.c);
     const helpers = events.filter((e) => e.kind === K.EVENT_KIND_HELPER);
     expect(helpers.map((e) => [Buffer.from(e.payload).toString(), e.flags])).to.deep.equal([

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 
 import { EventKind as K, type Event, SocketType } from '../../src/generated/koala/v1/agent.pb.js';
-import { bytesOn, compile, ensureShim, FakeGateway, fmtAddr, runRecorded, TempDir } from './shim-harness.js';
+import { bytesOn, compile, fmtAddr, runRecorded, withFakeGateway } from './shim-harness.js';
 
 function connOf(events: Event[], kind: K, fd: number): bigint {
   const e = events.find((x) => x.kind === kind && x.fd === fd);
@@ -12,22 +12,10 @@ function connOf(events: Event[], kind: K, fd: number): bigint {
 
 describe('csrc hooks: I/O', function () {
   this.timeout(30000);
-  let dir: TempDir;
-  let gw: FakeGateway;
-
-  before(() => ensureShim());
-  beforeEach(async () => {
-    dir = new TempDir();
-    gw = new FakeGateway(dir.file('agent.sock'));
-    await gw.start();
-  });
-  afterEach(async () => {
-    await gw.close();
-    dir.remove();
-  });
+  const t = withFakeGateway();
 
   it('records send/recv bytes, splits big transfers into 64 KiB events, reports EOF, skips MSG_PEEK', async () => {
-    const { res, events } = await runRecorded(gw, compile(dir, 'sendrecv'));
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'sendrecv'));
     const c = connOf(events, K.EVENT_KIND_CONNECT, Number(res.out.c));
     const a = connOf(events, K.EVENT_KIND_ACCEPT, Number(res.out.a));
     expect(bytesOn(events, K.EVENT_KIND_SEND, c).subarray(0, 5).toString()).to.equal('hello');
@@ -48,7 +36,7 @@ describe('csrc hooks: I/O', function () {
   });
 
   it('records UDP datagrams with their destination, not UDP receives; TCP sendto/recvfrom as SEND/RECV', async () => {
-    const { res, events } = await runRecorded(gw, compile(dir, 'udp'));
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'udp'));
     const o = res.out;
     const dgrams = events.filter((e) => e.kind === K.EVENT_KIND_DATAGRAM);
     expect(dgrams.map((e) => [e.fd, Buffer.from(e.payload).toString(), fmtAddr(e.originalDst), fmtAddr(e.peer)])).to.deep.equal([
@@ -64,7 +52,7 @@ describe('csrc hooks: I/O', function () {
   });
 
   it('records sendmsg/recvmsg and writev/readv across iovecs', async () => {
-    const { res, events } = await runRecorded(gw, compile(dir, 'msg'));
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'msg'));
     const c = connOf(events, K.EVENT_KIND_CONNECT, Number(res.out.c));
     const a = connOf(events, K.EVENT_KIND_ACCEPT, Number(res.out.a));
     expect(bytesOn(events, K.EVENT_KIND_SEND, c).toString()).to.equal('abcdef');
@@ -74,7 +62,7 @@ describe('csrc hooks: I/O', function () {
   });
 
   it('records read/write on sockets but not on pipes or files', async () => {
-    const { res, events } = await runRecorded(gw, compile(dir, 'readwrite'), [dir.file('plain.txt')]);
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'readwrite'), [t.dir.file('plain.txt')]);
     const c = connOf(events, K.EVENT_KIND_CONNECT, Number(res.out.c));
     const a = connOf(events, K.EVENT_KIND_ACCEPT, Number(res.out.a));
     expect(bytesOn(events, K.EVENT_KIND_SEND, c).toString()).to.equal('GET /x');

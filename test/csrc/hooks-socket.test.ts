@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { type AddressInfo, createServer } from 'node:net';
 
 import { EventKind as K, type Event, SocketType } from '../../src/generated/koala/v1/agent.pb.js';
-import { bytesOn, compile, ensureShim, FakeGateway, fmtAddr, runRecorded, TempDir } from './shim-harness.js';
+import { bytesOn, compile, fmtAddr, runRecorded, withFakeGateway } from './shim-harness.js';
 
 function only(events: Event[], kind: K, fd: number): Event {
   const found = events.filter((e) => e.kind === kind && e.fd === fd);
@@ -14,22 +14,10 @@ function only(events: Event[], kind: K, fd: number): Event {
 
 describe('csrc hooks: sockets', function () {
   this.timeout(30000);
-  let dir: TempDir;
-  let gw: FakeGateway;
-
-  before(() => ensureShim());
-  beforeEach(async () => {
-    dir = new TempDir();
-    gw = new FakeGateway(dir.file('agent.sock'));
-    await gw.start();
-  });
-  afterEach(async () => {
-    await gw.close();
-    dir.remove();
-  });
+  const t = withFakeGateway();
 
   it('reports accept(fd, NULL, NULL) and accept4 with local, peer and the listener', async () => {
-    const { res, events } = await runRecorded(gw, compile(dir, 'accept'));
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'accept'));
     const o = res.out;
     const a1 = only(events, K.EVENT_KIND_ACCEPT, Number(o.a1));
     const a2 = only(events, K.EVENT_KIND_ACCEPT, Number(o.a2));
@@ -49,7 +37,7 @@ describe('csrc hooks: sockets', function () {
   });
 
   it('reports one CONNECT per blocking and non-blocking connect, and CLOSE with errno when refused', async () => {
-    const { res, events } = await runRecorded(gw, compile(dir, 'connect'));
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'connect'));
     const o = res.out;
     const b = only(events, K.EVENT_KIND_CONNECT, Number(o.b));
     const nb = only(events, K.EVENT_KIND_CONNECT, Number(o.nb));
@@ -66,7 +54,7 @@ describe('csrc hooks: sockets', function () {
   });
 
   it('gives a reused fd a new conn_id and ends a connection that dup2 replaces', async () => {
-    const { res, events } = await runRecorded(gw, compile(dir, 'reuse'));
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'reuse'));
     const fd = Number(res.out.c);
     const connects = events.filter((e) => e.kind === K.EVENT_KIND_CONNECT && e.fd === fd);
     expect(connects).to.have.length(2);
@@ -81,7 +69,7 @@ describe('csrc hooks: sockets', function () {
   });
 
   it('records IPv6 connections with 16-byte addresses', async () => {
-    const { res, events } = await runRecorded(gw, compile(dir, 'ipv6'));
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'ipv6'));
     const o = res.out;
     const loop6 = `[${'0'.repeat(31)}1]`;
     const acc = only(events, K.EVENT_KIND_ACCEPT, Number(o.a));
@@ -93,8 +81,8 @@ describe('csrc hooks: sockets', function () {
   });
 
   it('records unix stream sockets by path and abstract name', async () => {
-    const path = dir.file('svc.sock');
-    const { events } = await runRecorded(gw, compile(dir, 'unix'), [path, `koala-test-${process.pid}`]);
+    const path = t.dir.file('svc.sock');
+    const { events } = await runRecorded(t.gw, compile(t.dir, 'unix'), [path, `koala-test-${process.pid}`]);
     const connects = events.filter((e) => e.kind === K.EVENT_KIND_CONNECT);
     expect(connects.map((e) => fmtAddr(e.peer))).to.deep.equal([`unix:${path}`, `unix:@koala-test-${process.pid}`]);
     const accepts = events.filter((e) => e.kind === K.EVENT_KIND_ACCEPT);
@@ -105,7 +93,7 @@ describe('csrc hooks: sockets', function () {
 
   it('neither reports nor records a connection to a bypassed port', async () => {
     const port = await freePort();
-    const { res, events } = await runRecorded(gw, compile(dir, 'bypass'), [String(port)], {
+    const { res, events } = await runRecorded(t.gw, compile(t.dir, 'bypass'), [String(port)], {
       KOALA_OUTBOUND_BYPASS_ADDR: `10.9.9.9:1,:${port}`,
     });
     expect(events.filter((e) => e.fd === Number(res.out.c))).to.deep.equal([]);

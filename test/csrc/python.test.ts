@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { existsSync, writeFileSync } from 'node:fs';
 
 import { EventKind as K } from '../../src/generated/koala/v1/agent.pb.js';
-import { bytesOn, ensureShim, FakeGateway, runRecorded, TempDir } from './shim-harness.js';
+import { bytesOn, runRecorded, withFakeGateway } from './shim-harness.js';
 
 const candidates = ['/root/.pyenv/versions/3.11.7/bin/python3', '/usr/bin/python3'];
 const python = candidates.find((p) => existsSync(p)) ?? 'python3';
@@ -39,24 +39,12 @@ print('ok=%d' % got.endswith(b'hello from python'))
 
 describe('csrc shim under CPython', function () {
   this.timeout(30000);
-  let dir: TempDir;
-  let gw: FakeGateway;
-
-  before(() => ensureShim());
-  beforeEach(async () => {
-    dir = new TempDir();
-    gw = new FakeGateway(dir.file('agent.sock'));
-    await gw.start();
-  });
-  afterEach(async () => {
-    await gw.close();
-    dir.remove();
-  });
+  const t = withFakeGateway();
 
   it('records ACCEPT, the request bytes and the response bytes of a ThreadingHTTPServer', async () => {
-    const script = dir.file('server.py');
+    const script = t.dir.file('server.py');
     writeFileSync(script, server);
-    const { res, events } = await runRecorded(gw, python, [script]);
+    const { res, events } = await runRecorded(t.gw, python, [script]);
     expect(res.out.ok).to.equal('1');
     const accept = events.find((e) => e.kind === K.EVENT_KIND_ACCEPT);
     expect(accept, 'an ACCEPT').to.not.equal(undefined);

@@ -208,3 +208,22 @@ export async function runRecorded(
   await gw.waitFor(() => gw.conns.some((c) => c.hello.pid === res.pid && c.closed), AGENT_WAIT_MS, `the agent of pid ${res.pid} to deliver and close`);
   return { res, events: gw.eventsOf(res.pid) };
 }
+
+/**
+ * The fixture most shim test files share: a fresh temp dir and a started fake gateway for each
+ * test, both removed after it. Call inside describe(); read `dir` and `gw` inside the tests.
+ */
+export function withFakeGateway(): { dir: TempDir; gw: FakeGateway } {
+  const t = {} as { dir: TempDir; gw: FakeGateway };
+  before(() => ensureShim());
+  beforeEach(async () => {
+    t.dir = new TempDir();
+    t.gw = new FakeGateway(t.dir.file('agent.sock'));
+    await t.gw.start();
+  });
+  afterEach(async () => {
+    await t.gw.close();
+    t.dir.remove();
+  });
+  return t;
+}
