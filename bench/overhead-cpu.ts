@@ -8,12 +8,15 @@
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
  *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw]
- *        [--gw-prof DIR] [--keep-store DIR] [--json FILE]
+ *        [--gw-prof DIR] [--keep-store DIR] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
  * Variants: plain (stock build / no LD_PRELOAD), recording into the gateway, and hooked with no
  * gateway listening (hooks + agent, nothing exported).
+ *
+ * --grpc unix streams the Go agent to the gateway over the opt-in unix socket
+ * (KOALA_AGENT_GRPC_ADDR=unix:///path) instead of loopback TCP (the default, tcp).
  *
  * --pin N puts this process, the load generator and the downstreams on core 0, the SUT on core 1
  * and the gateway on core N (0, 1, or "any" = both); "none" pins nothing. Several values run the
@@ -37,6 +40,7 @@ export type SutKind = 'go' | 'c';
 export type Variant = 'plain' | 'recording' | 'hooked-no-gw';
 export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
 export type Pin = 'none' | '0' | '1' | 'any';
+export type GrpcTransport = 'tcp' | 'unix';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -96,14 +100,17 @@ export interface GatewayProc {
   stop(): Promise<{ events: number; sessions: number; storeBytes: number }>;
 }
 
-export async function startGatewayProc(opts: { cpus?: string; profDir?: string; keepStore?: string } = {}): Promise<GatewayProc> {
+export async function startGatewayProc(
+  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport } = {},
+): Promise<GatewayProc> {
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
   const storeDir = join(dir, 'store');
   const logFile = join(dir, 'gateway.log');
   const nodeArgs = [
     ...(opts.profDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profDir] : []),
     '--import', TSX, MAIN,
-    'gateway', '--mode', 'record', '--store', storeDir, '--agent-socket', join(dir, 'agent.sock'), '--grpc-addr', '127.0.0.1:0',
+    'gateway', '--mode', 'record', '--store', storeDir, '--agent-socket', join(dir, 'agent.sock'),
+    '--grpc-addr', opts.grpc === 'unix' ? `unix://${join(dir, 'agent-grpc.sock')}` : '127.0.0.1:0',
   ];
   const [cmd, args] = onCpu(opts.cpus, process.execPath, nodeArgs);
   const server = await startServer(cmd, args, /^koala gateway ready .* agent-socket=(\S+) grpc=(\S+)$/, {
@@ -200,6 +207,8 @@ export interface MatrixOptions {
   warmSeconds: number;
   variants?: readonly Variant[];
   gwProfDir?: string;
+  /** How the Go agent streams to the gateway (default tcp). */
+  grpc?: GrpcTransport;
   /** Copy the gateway's store here before it is removed. */
   keepStore?: string;
 }
@@ -221,7 +230,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const path = o.sut === 'go' ? '/fanout' : '/all';
   const deps = await startDeps(o.sut);
   if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
-  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore });
+  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc });
   const suts = new Map<Variant, Sut>();
   let cBuild: { bin: string; cleanup(): void } | undefined;
   let recordingRequests = 0;
@@ -386,9 +395,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       'gw-prof': { type: 'string' },
       'keep-store': { type: 'string' },
       json: { type: 'string' },
+      grpc: { type: 'string', default: 'tcp' },
     },
   });
   const kinds: SutKind[] = values.sut === 'both' ? ['go', 'c'] : [values.sut as SutKind];
+  if (values.grpc !== 'tcp' && values.grpc !== 'unix') throw new Error(`--grpc: expected tcp or unix, got ${values.grpc}`);
+  const grpc: GrpcTransport = values.grpc;
   const out: { title: string; result: MatrixResult }[] = [];
   for (const pin of values.pin as Pin[]) {
     for (const sut of kinds) {
@@ -396,6 +408,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         `${sut === 'go' ? 'Go SUT /fanout (HTTP + Redis + MariaDB)' : 'C SUT thread-per-conn /all (fresh HTTP conn + Redis)'}, ` +
         `${values.rounds} x ${values.seconds} s per variant, ${values.conns} connections, pin=${pin}` +
         (pin === 'none' ? '' : ` (loadgen+deps core 0, SUT core 1, gateway ${pin === 'any' ? 'cores 0,1' : `core ${pin}`})`) +
+        (sut === 'go' ? `, gRPC over ${grpc}` : '') +
         `, load at start ${uptime()}`;
       console.error(title);
       const result = await runMatrix({
@@ -407,6 +420,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         conns: Number(values.conns),
         variants: (values.variants as string).split(',') as Variant[],
         gwProfDir: values['gw-prof'],
+        grpc,
         keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
       });
       out.push({ title, result });

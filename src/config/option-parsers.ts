@@ -75,6 +75,34 @@ export function parseAddress(raw: string): string {
   return formatHostPort(parseHostPort(raw));
 }
 
+/** The `unix:` form of a gRPC address: `unix:///abs/path.sock`. */
+export const UNIX_TARGET_PREFIX = 'unix://';
+
+/** The socket path of a `unix:///abs/path` target, or undefined when raw is not one. */
+export function unixTargetPath(raw: string): string | undefined {
+  return raw.startsWith(UNIX_TARGET_PREFIX) ? raw.slice(UNIX_TARGET_PREFIX.length) : undefined;
+}
+
+/**
+ * A gRPC listen address: "host:port" (normalised as parseAddress does) or `unix:///abs/path.sock`
+ * (a unix socket; the path must be absolute).
+ */
+export function parseGrpcAddress(raw: string): string {
+  const t = raw.trim();
+  if (t.startsWith('unix:')) {
+    const path = unixTargetPath(t);
+    if (path === undefined || !path.startsWith('/') || path.length < 2 || path.endsWith('/')) {
+      throw new Error(`expected unix:///absolute/path.sock, got "${raw}"`);
+    }
+    return t;
+  }
+  try {
+    return parseAddress(raw);
+  } catch {
+    throw new Error('expected host:port, [ipv6]:port, :port or unix:///absolute/path.sock');
+  }
+}
+
 /** Comma list of "ip:port" or ":port" (any host on that port), as the agents understand them. */
 export function parseBypassList(raw: string): string[] {
   const entries = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -9,6 +9,7 @@ import {
   parseBypassList,
   parseBytes,
   parseDurationMs,
+  parseGrpcAddress,
   parsePath,
   parseRatio,
 } from './option-parsers.js';
@@ -70,11 +71,12 @@ export const OPTIONS = {
   agentGrpcAddr: opt<string>({
     env: 'KOALA_AGENT_GRPC_ADDR',
     flag: 'grpc-addr',
-    kind: 'host:port',
+    kind: 'host:port | unix:///path',
     default: () => '127.0.0.1:2517',
     defaultText: '127.0.0.1:2517',
-    parse: parseAddress,
-    description: 'gRPC address the Go agents stream to (insecure; port 0 picks a free port).',
+    parse: parseGrpcAddress,
+    description:
+      'gRPC address the Go agents stream to (insecure; port 0 picks a free port). Opt-in: unix:///abs/path.sock listens on a unix socket instead (parent directory created 0700, socket 0600).',
   }),
   inboundAddr: opt<string>({
     env: 'KOALA_INBOUND_ADDR',

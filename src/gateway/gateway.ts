@@ -173,7 +173,7 @@ export class Gateway extends EventEmitter {
     return this.shim.path;
   }
 
-  /** host:port actually bound (the real port when port 0 was asked). */
+  /** host:port actually bound (the real port when port 0 was asked), or the unix:/// target. */
   get agentGrpcAddr(): string {
     return this.grpcServer.address;
   }

@@ -10,15 +10,18 @@ import {
   type AgentServiceServer,
   type GatewayMessage,
 } from '../generated/koala/v1/agent.pb.js';
-import { parseHostPort, formatHostPort, isLoopbackHost } from '../config/option-parsers.js';
+import { parseHostPort, formatHostPort, isLoopbackHost, unixTargetPath } from '../config/option-parsers.js';
 import { channels, publish } from '../log/channels.js';
 import { Logger } from '../log/logger.js';
 import type { AgentSink } from './agent-sink.js';
 import { AgentStream } from './agent-stream.js';
-import type { IngestStats } from './shim-listener.js';
+import { prepareSocketPath, restrictSocket, type IngestStats } from './shim-listener.js';
 
 export interface GrpcAgentServerOptions {
-  /** host:port; port 0 picks a free port (see `address` after listen). */
+  /**
+   * host:port (port 0 picks a free port; see `address` after listen), or the opt-in
+   * `unix:///abs/path.sock`: parent directory created 0700, socket 0600, as for the shim socket.
+   */
   address: string;
   sink: AgentSink;
   maxFrameBytes: number;
@@ -63,19 +66,34 @@ export class GrpcAgentServer {
   }
 
   async listen(): Promise<string> {
+    const socketPath = unixTargetPath(this.opts.address);
+    if (socketPath !== undefined) return this.listenUnix(socketPath);
     const hp = parseHostPort(this.opts.address);
     if (!isLoopbackHost(hp.host)) {
       this.log.warn('gRPC agent endpoint is reachable beyond this machine and has no authentication', { address: this.opts.address });
     }
-    const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(formatHostPort(hp), grpc.ServerCredentials.createInsecure(), (err, p) => {
+    const port = await this.bind(formatHostPort(hp));
+    this.actual = formatHostPort({ host: hp.host, port });
+    this.log.info('listening for gRPC agents', { address: this.actual });
+    return this.actual;
+  }
+
+  private async listenUnix(path: string): Promise<string> {
+    await prepareSocketPath(path, this.log);
+    await this.bind(this.opts.address);
+    await restrictSocket(path);
+    this.actual = this.opts.address;
+    this.log.info('listening for gRPC agents', { address: this.actual });
+    return this.actual;
+  }
+
+  private bind(target: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, p) => {
         if (err) reject(new KoalaError('KOALA_ERR_LISTEN', `cannot listen on ${this.opts.address} for gRPC agents: ${err.message}`, { cause: err }));
         else resolve(p);
       });
     });
-    this.actual = formatHostPort({ host: hp.host, port });
-    this.log.info('listening for gRPC agents', { address: this.actual });
-    return this.actual;
   }
 
   stats(): IngestStats {

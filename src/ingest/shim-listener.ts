@@ -26,12 +26,33 @@ export interface IngestStats {
   badFrames: number;
 }
 
+/** True when something accepts connections on the unix socket at path. */
 function probe(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection(path);
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
   });
+}
+
+/**
+ * Prepares path for a unix-socket listener: the parent directory is created 0700 and a socket
+ * file left by a dead process is removed; one somebody listens on is not. Shared by the shim
+ * listener and the gRPC agent endpoint's `unix:` form.
+ */
+export async function prepareSocketPath(path: string, log: Logger): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return;
+  if (!st.isSocket()) throw new KoalaError('KOALA_ERR_LISTEN', `${path} exists and is not a socket`);
+  if (await probe(path)) throw new KoalaError('KOALA_ERR_LISTEN', `another process already listens on ${path}`);
+  await unlink(path);
+  log.info('removed stale agent socket', { socket: path });
+}
+
+/** Only the gateway's user may connect to a socket it listens on. */
+export async function restrictSocket(path: string): Promise<void> {
+  await chmod(path, 0o600);
 }
 
 export class ShimListener {
@@ -50,9 +71,7 @@ export class ShimListener {
   }
 
   async listen(): Promise<void> {
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await this.removeStale();
+    await prepareSocketPath(this.path, this.log);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(new KoalaError('KOALA_ERR_LISTEN', `cannot listen on ${this.path}: ${err.message}`, { cause: err }));
       this.server.once('error', onError);
@@ -62,18 +81,8 @@ export class ShimListener {
       });
     });
     this.listening = true;
-    await chmod(this.path, 0o600);
+    await restrictSocket(this.path);
     this.log.info('listening for shim agents', { socket: this.path });
-  }
-
-  /** A socket file left by a dead gateway is removed; one somebody listens on is not. */
-  private async removeStale(): Promise<void> {
-    const st = await lstat(this.path).catch(() => undefined);
-    if (!st) return;
-    if (!st.isSocket()) throw new KoalaError('KOALA_ERR_LISTEN', `${this.path} exists and is not a socket`);
-    if (await probe(this.path)) throw new KoalaError('KOALA_ERR_LISTEN', `another process already listens on ${this.path}`);
-    await unlink(this.path);
-    this.log.info('removed stale agent socket', { socket: this.path });
   }
 
   stats(): IngestStats {

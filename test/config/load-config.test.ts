@@ -49,6 +49,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { KOALA_INBOUND_ADDR: '0.0.0.0:2514' } }).inboundAddr).to.equal('0.0.0.0:2514');
   });
 
+  it('accepts the opt-in unix:///abs/path form of the gRPC address', () => {
+    expect(loadConfig({ env: { KOALA_AGENT_GRPC_ADDR: 'unix:///run/koala/grpc.sock' } }).agentGrpcAddr).to.equal('unix:///run/koala/grpc.sock');
+  });
+
   it('lets typed overrides win over env and flags', () => {
     const c = loadConfig({ env: { KOALA_SESSION_IDLE: '5s' }, flags: { 'session-idle': '3s' }, overrides: { sessionIdleMs: 10 } });
     expect(c.sessionIdleMs).to.equal(10);
@@ -60,6 +64,8 @@ describe('loadConfig', () => {
     [{}, { 'inbound-read-timeout': '10 parsecs' }, /--inbound-read-timeout.*from --inbound-read-timeout.*duration/],
     [{ KOALA_REPLAYING_MATCH_THRESHOLD: '1.5' }, {}, /KOALA_REPLAYING_MATCH_THRESHOLD.*between 0 and 1/],
     [{ KOALA_AGENT_GRPC_ADDR: 'localhost' }, {}, /KOALA_AGENT_GRPC_ADDR \/ --grpc-addr.*host:port/],
+    [{ KOALA_AGENT_GRPC_ADDR: 'unix://relative.sock' }, {}, /KOALA_AGENT_GRPC_ADDR.*unix:\/\/\/absolute/],
+    [{ KOALA_AGENT_GRPC_ADDR: 'unix:/tmp/x.sock' }, {}, /KOALA_AGENT_GRPC_ADDR.*unix:\/\/\/absolute/],
     [{ KOALA_INBOUND_ADDR: '1.2.3.4:99999' }, {}, /KOALA_INBOUND_ADDR/],
     [{ KOALA_MAX_FRAME: 'lots' }, {}, /KOALA_MAX_FRAME \/ --max-frame.*byte count/],
     [{ KOALA_OUTBOUND_BYPASS_ADDR: 'redis:6379' }, {}, /KOALA_OUTBOUND_BYPASS_ADDR.*"redis:6379"/],

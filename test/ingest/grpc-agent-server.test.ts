@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
+import { lstat, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AgentServiceClient, type AgentMessage, type GatewayMessage } from '../../src/generated/koala/v1/agent.pb.js';
 import { GrpcAgentServer } from '../../src/ingest/grpc-agent-server.js';
 import { FakeSink, batch, hello, sendEvent } from './fake-sink.js';
@@ -96,5 +99,62 @@ describe('GrpcAgentServer', () => {
     await sink.until(() => sink.connected.length === 1 && sink.eventsOf(sink.connected[0]!.linkId).length === 1);
     call.end();
     expect((await status).code).to.equal(grpc.status.OK);
+  });
+});
+
+describe('GrpcAgentServer over a unix socket (opt-in unix:/// address)', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'koala-grpc-unix-'));
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('delivers a hello and a batch, with the directory 0700 and the socket 0600', async () => {
+    const path = join(dir, 'sub', 'agent-grpc.sock');
+    const target = `unix://${path}`;
+    const sink = new FakeSink();
+    const server = new GrpcAgentServer({ address: target, sink, maxFrameBytes: 64 * 1024 });
+    expect(await server.listen()).to.equal(target);
+    expect(server.address).to.equal(target);
+    const client = new AgentServiceClient(target, grpc.credentials.createInsecure());
+    try {
+      expect((await lstat(path)).isSocket()).to.equal(true);
+      expect((await stat(path)).mode & 0o777).to.equal(0o600);
+      expect((await stat(join(dir, 'sub'))).mode & 0o777).to.equal(0o700);
+      const call = client.connect();
+      const got: GatewayMessage[] = [];
+      call.on('data', (m: GatewayMessage) => got.push(m));
+      const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+      call.write(hello(42));
+      call.write(batch(sendEvent(1), sendEvent(2)));
+      await sink.until(() => sink.connected.length === 1 && sink.eventsOf(sink.connected[0]!.linkId).length === 2);
+      expect(sink.connected[0]!.transport).to.equal('grpc');
+      expect(sink.connected[0]!.hello.pid).to.equal(42);
+      await sink.until(() => got.length === 1);
+      expect(got[0]!.body?.value.gatewayId).to.equal('test-gw');
+      call.end();
+      expect((await status).code).to.equal(grpc.status.OK);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('refuses a socket path somebody already listens on', async () => {
+    const target = `unix://${join(dir, 'g.sock')}`;
+    const first = new GrpcAgentServer({ address: target, sink: new FakeSink(), maxFrameBytes: 1024 });
+    await first.listen();
+    try {
+      const second = new GrpcAgentServer({ address: target, sink: new FakeSink(), maxFrameBytes: 1024 });
+      let err: unknown;
+      await second.listen().catch((e: unknown) => { err = e; });
+      expect(String(err)).to.match(/already listens/);
+    } finally {
+      await first.close();
+    }
   });
 });

@@ -120,7 +120,7 @@ func newAgent(cfg Config, getenv func(string) string) *agent {
 		a.log.warnf("%s", w)
 	}
 	a.wantMode.Store(int32(set.mode))
-	a.bypass.Store(newBypassSet(set.bypass, []string{set.gatewayAddr}))
+	a.bypass.Store(newBypassSet(set.bypass, gatewayBypass(set.gatewayAddr)))
 	return a
 }
 
@@ -150,7 +150,7 @@ func (a *agent) applyConfig(c *pb.AgentConfig) {
 	}
 	out := c.GetOutboundAddr()
 	a.outbound.Store(&out)
-	a.bypass.Store(newBypassSet(a.set.bypass, c.GetBypassAddrs(), []string{a.set.gatewayAddr}))
+	a.bypass.Store(newBypassSet(a.set.bypass, c.GetBypassAddrs(), gatewayBypass(a.set.gatewayAddr)))
 	a.log.infof("gateway %q config: mode=%v (effective %v) outbound=%q bypass=%v",
 		c.GetGatewayId(), c.GetMode(), a.mode(), a.outboundAddr(), c.GetBypassAddrs())
 }

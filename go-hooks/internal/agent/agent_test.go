@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,43 @@ func TestHelloThenEventsInSeqOrderAndBoundedBatches(t *testing.T) {
 		if ev.GetTsNs() == 0 {
 			t.Fatalf("event %d has no timestamp", i)
 		}
+	}
+}
+
+func TestStreamsOverUnixSocketFromEnv(t *testing.T) {
+	dir, err := os.MkdirTemp("", "koala-agent-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	g := startFakeGatewayUnix(t, filepath.Join(dir, "grpc.sock"), &pb.AgentConfig{Mode: pb.Mode_MODE_RECORD, GatewayId: "gw-unix"})
+	a := testAgent(t, Config{SUTName: "unixy"}, map[string]string{"KOALA_AGENT_GRPC_ADDR": g.addr})
+	if got := dialTarget(a.set.gatewayAddr); got != g.addr {
+		t.Fatalf("dial target %q, want %q (unix targets are used as given)", got, g.addr)
+	}
+	if got := dialTarget("127.0.0.1:2517"); got != "passthrough:///127.0.0.1:2517" {
+		t.Fatalf("dial target %q for a TCP address", got)
+	}
+
+	sendEvent(a, 1, []byte("over"))
+	sendEvent(a, 1, []byte("unix"))
+	g.waitFor(t, "two events", 5*time.Second, func() bool { return len(g.events()) == 2 })
+	g.mu.Lock()
+	hello := g.hellos[0]
+	g.mu.Unlock()
+	if hello.GetSutName() != "unixy" || hello.GetPid() != int32(os.Getpid()) {
+		t.Errorf("hello = %v", hello)
+	}
+	if ev := g.events(); string(ev[0].GetPayload()) != "over" || string(ev[1].GetPayload()) != "unix" {
+		t.Errorf("events = %v", ev)
+	}
+	// The unix target is not an ip:port: it adds nothing to the bypass set (the agent's own
+	// goroutines are excluded instead), and the TCP form still bypasses the gateway's port.
+	if b := a.bypass.Load(); len(b.exact) != 0 || len(b.ports) != 0 {
+		t.Errorf("bypass set for a unix gateway = %+v, want empty", b)
+	}
+	if !newBypassSet(gatewayBypass("127.0.0.1:2517")).contains("127.0.0.1:2517") {
+		t.Errorf("a TCP gateway address must stay on the bypass list")
 	}
 }
 

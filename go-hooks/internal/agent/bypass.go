@@ -66,3 +66,13 @@ func (s *bypassSet) contains(addr string) bool {
 	_, ok := s.exact[netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())]
 	return ok
 }
+
+// gatewayBypass is the gateway's own address as a bypass entry. The bypass set holds ip:port
+// entries only; a unix:/// gateway is kept out of recording by the exclusion of the agent's own
+// goroutines (run), which also covers the TCP form.
+func gatewayBypass(addr string) []string {
+	if isUnixTarget(addr) {
+		return nil
+	}
+	return []string{addr}
+}

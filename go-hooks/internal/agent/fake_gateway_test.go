@@ -39,7 +39,22 @@ func startFakeGateway(t *testing.T, addr string, config *pb.AgentConfig) *fakeGa
 	if err != nil {
 		t.Fatalf("listen %s: %v", addr, err)
 	}
-	g := &fakeGateway{addr: lis.Addr().String(), srv: grpc.NewServer(), config: config, changed: make(chan struct{}, 1)}
+	return serveFakeGateway(t, lis, lis.Addr().String(), config)
+}
+
+// startFakeGatewayUnix listens on a unix socket at path; its addr is the agent's "unix:///path".
+func startFakeGatewayUnix(t *testing.T, path string, config *pb.AgentConfig) *fakeGateway {
+	t.Helper()
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatalf("listen unix %s: %v", path, err)
+	}
+	return serveFakeGateway(t, lis, "unix://"+path, config)
+}
+
+func serveFakeGateway(t *testing.T, lis net.Listener, addr string, config *pb.AgentConfig) *fakeGateway {
+	t.Helper()
+	g := &fakeGateway{addr: addr, srv: grpc.NewServer(), config: config, changed: make(chan struct{}, 1)}
 	pb.RegisterAgentServiceServer(g.srv, g)
 	go func() { _ = g.srv.Serve(lis) }()
 	t.Cleanup(g.srv.Stop)

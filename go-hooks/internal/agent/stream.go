@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -50,10 +51,22 @@ func (a *agent) run() {
 	}
 }
 
+// isUnixTarget reports the opt-in unix-socket form of KOALA_AGENT_GRPC_ADDR, "unix:///abs/path".
+func isUnixTarget(addr string) bool { return strings.HasPrefix(addr, "unix:") }
+
+// dialTarget is the grpc-go target for the gateway address. "unix:///path" goes to grpc-go's
+// built-in unix resolver; anything else through passthrough: the address is used as given. Neither
+// starts a resolver goroutine or makes DNS traffic.
+func dialTarget(addr string) string {
+	if isUnixTarget(addr) {
+		return addr
+	}
+	return "passthrough:///" + addr
+}
+
 // session runs one stream: hello, then batches until the stream or the gateway fails.
 func (a *agent) session() error {
-	// passthrough: the address is used as given, no resolver goroutine, no DNS traffic.
-	cc, err := grpc.NewClient("passthrough:///"+a.set.gatewayAddr,
+	cc, err := grpc.NewClient(dialTarget(a.set.gatewayAddr),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err
