@@ -95,6 +95,20 @@ static void give_addr(struct sockaddr *addr, socklen_t *alen, const struct socka
   *alen = sl;
 }
 
+/* The part accept and accept4 share once the real call returned c: hand the caller its address,
+ * then report the new connection without disturbing errno. */
+static int accepted(int lfd, int c, struct sockaddr *addr, socklen_t *alen, const struct sockaddr_storage *ss,
+                    socklen_t sl) {
+  if (c < 0) return c;
+  give_addr(addr, alen, ss, sl);
+  int err = errno;
+  koala_busy = 1;
+  after_accept(lfd, c, ss, sl);
+  koala_busy = 0;
+  errno = err;
+  return c;
+}
+
 KOALA_HOOK int accept(int fd, __SOCKADDR_ARG addr_arg, socklen_t *__restrict alen) {
   int (*real)(int, struct sockaddr *, socklen_t *) = KOALA_REAL(accept);
   if (!real) NO_REAL();
@@ -103,14 +117,7 @@ KOALA_HOOK int accept(int fd, __SOCKADDR_ARG addr_arg, socklen_t *__restrict ale
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   int c = real(fd, (struct sockaddr *)&ss, &sl);
-  if (c < 0) return c;
-  give_addr(addr, alen, &ss, sl);
-  int err = errno;
-  koala_busy = 1;
-  after_accept(fd, c, &ss, sl);
-  koala_busy = 0;
-  errno = err;
-  return c;
+  return accepted(fd, c, addr, alen, &ss, sl);
 }
 
 KOALA_HOOK int accept4(int fd, __SOCKADDR_ARG addr_arg, socklen_t *__restrict alen, int flags) {
@@ -121,14 +128,7 @@ KOALA_HOOK int accept4(int fd, __SOCKADDR_ARG addr_arg, socklen_t *__restrict al
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   int c = real(fd, (struct sockaddr *)&ss, &sl, flags);
-  if (c < 0) return c;
-  give_addr(addr, alen, &ss, sl);
-  int err = errno;
-  koala_busy = 1;
-  after_accept(fd, c, &ss, sl);
-  koala_busy = 0;
-  errno = err;
-  return c;
+  return accepted(fd, c, addr, alen, &ss, sl);
 }
 
 /* A connect that ended in a real error: the connection never existed. */

@@ -15,7 +15,8 @@ import { channels, publish } from '../log/channels.js';
 import { Logger } from '../log/logger.js';
 import type { AgentSink } from './agent-sink.js';
 import { AgentStream } from './agent-stream.js';
-import { prepareSocketPath, restrictSocket, type IngestStats } from './shim-listener.js';
+import type { IngestStats } from './shim-listener.js';
+import { prepareSocketPath, restrictSocket } from './socket-path.js';
 
 export interface GrpcAgentServerOptions {
   /**

@@ -3,9 +3,7 @@
  * with one connection's bytes (garbage, a truncated or oversized frame, a batch before hello)
  * is logged with the agent's pid and drops that connection only.
  */
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { createServer, type Server, type Socket } from 'node:net';
 import { KoalaError, isKoalaError } from '../errors.js';
 import { GatewayMessage } from '../generated/koala/v1/agent.pb.js';
 import { channels, publish } from '../log/channels.js';
@@ -13,6 +11,7 @@ import { Logger } from '../log/logger.js';
 import type { AgentSink } from './agent-sink.js';
 import { AgentStream } from './agent-stream.js';
 import { FrameDecoder, decodeAgentMessage, encodeGatewayFrame } from './frame-decoder.js';
+import { prepareSocketPath, restrictSocket } from './socket-path.js';
 
 export interface ShimListenerOptions {
   path: string;
@@ -24,35 +23,6 @@ export interface ShimListenerOptions {
 export interface IngestStats {
   connections: number;
   badFrames: number;
-}
-
-/** True when something accepts connections on the unix socket at path. */
-function probe(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
-
-/**
- * Prepares path for a unix-socket listener: the parent directory is created 0700 and a socket
- * file left by a dead process is removed; one somebody listens on is not. Shared by the shim
- * listener and the gRPC agent endpoint's `unix:` form.
- */
-export async function prepareSocketPath(path: string, log: Logger): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const st = await lstat(path).catch(() => undefined);
-  if (!st) return;
-  if (!st.isSocket()) throw new KoalaError('KOALA_ERR_LISTEN', `${path} exists and is not a socket`);
-  if (await probe(path)) throw new KoalaError('KOALA_ERR_LISTEN', `another process already listens on ${path}`);
-  await unlink(path);
-  log.info('removed stale agent socket', { socket: path });
-}
-
-/** Only the gateway's user may connect to a socket it listens on. */
-export async function restrictSocket(path: string): Promise<void> {
-  await chmod(path, 0o600);
 }
 
 export class ShimListener {
