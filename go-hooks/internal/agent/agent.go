@@ -54,12 +54,12 @@ func Start(cfg Config) {
 	})
 }
 
-// Publish hands one event to the agent without blocking. The agent assigns Seq (and TsNs when
-// zero) and owns ev afterwards; Payload must already be a copy. Beyond the buffer bound the event
-// is dropped and counted. Before Start, events are discarded.
-func Publish(ev *pb.Event) {
+// Publish hands one event to the agent without blocking. The agent assigns its seq and encodes it
+// at once: r and its payload are not retained. Beyond the buffer bound the
+// event is dropped and counted. Before Start, events are discarded.
+func Publish(r *Record) {
 	if a := global.Load(); a != nil {
-		a.publish(ev)
+		a.q.push(r)
 	}
 }
 
@@ -124,12 +124,8 @@ func newAgent(cfg Config, getenv func(string) string) *agent {
 	return a
 }
 
-func (a *agent) publish(ev *pb.Event) {
-	if ev.TsNs == 0 {
-		ev.TsNs = uint64(time.Now().UnixNano())
-	}
-	a.q.push(ev)
-}
+// publish is Publish to this agent (tests).
+func (a *agent) publish(r *Record) { a.q.push(r) }
 
 func (a *agent) mode() pb.Mode { return pb.Mode(a.wantMode.Load()) & a.allowed }
 

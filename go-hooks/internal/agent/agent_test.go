@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/koala-replay/koala/go-hooks/internal/pb"
 )
 
@@ -126,11 +128,7 @@ func TestLargePayloadsSplitIntoMegabyteBatches(t *testing.T) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, b := range g.batches {
-		size := 0
-		for _, ev := range b {
-			size += eventCost(ev)
-		}
-		if size > batchBytes {
+		if size := proto.Size(&pb.EventBatch{Events: b}); size > batchBytes {
 			t.Errorf("batch of %d bytes exceeds %d", size, batchBytes)
 		}
 	}
@@ -148,7 +146,7 @@ func TestDropsCountedWhileGatewayAbsentAreReportedOnConnect(t *testing.T) {
 	for i := 0; i < published; i++ {
 		sendEvent(a, 1, payload)
 	}
-	kept := 65536 / eventCost(&pb.Event{Payload: payload})
+	kept := 65536 / eventCost(&Record{Payload: payload})
 	dropped, droppedBytes := a.q.drops()
 	if int(dropped) != published-kept || droppedBytes != uint64((published-kept)*len(payload)) {
 		t.Fatalf("drops = %d events / %d bytes, want %d / %d", dropped, droppedBytes, published-kept, (published-kept)*len(payload))
@@ -268,4 +266,16 @@ func TestGatewayConfigIsMaskedByWhatTheBinaryAllows(t *testing.T) {
 			t.Errorf("bypass(%s) = %v, want %v", addr, got, want)
 		}
 	}
+}
+
+// Sent batches come back to the pool once gRPC has written them: steady recording reuses them.
+func TestSentBatchBuffersAreReused(t *testing.T) {
+	g := startFakeGateway(t, "127.0.0.1:0", nil)
+	a := testAgent(t, Config{GatewayAddr: g.addr}, nil)
+	payload := bytes.Repeat([]byte("r"), 2000) // batches above gRPC's pooling threshold
+	for i := 0; i < 10*batchEvents; i++ {
+		sendEvent(a, 1, payload)
+	}
+	g.waitFor(t, "all events", 5*time.Second, func() bool { return len(g.events()) == 10*batchEvents })
+	g.waitFor(t, "a returned buffer", 5*time.Second, func() bool { return len(a.q.pool.free) > 0 })
 }

@@ -148,5 +148,5 @@ func freeAddr(t *testing.T) string {
 }
 
 func sendEvent(a *agent, tid int64, payload []byte) {
-	a.publish(&pb.Event{Kind: pb.EventKind_EVENT_KIND_SEND, Tid: tid, ConnId: 7, Payload: payload, PayloadLen: uint64(len(payload))})
+	a.publish(&Record{Kind: pb.EventKind_EVENT_KIND_SEND, Tid: tid, ConnId: 7, Payload: payload, PayloadLen: uint64(len(payload))})
 }

@@ -4,6 +4,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/koala-replay/koala/go-hooks/internal/pb"
 )
 
@@ -12,61 +15,151 @@ const (
 	batchEvents = 256
 	batchBytes  = 1 << 20
 	flushDelay  = 5 * time.Millisecond
-	// Per-event cost beyond its payload (fields, addresses, slice slot): a rough figure so a
-	// flood of empty events is bounded too.
+	// Per-event cost beyond its payload (fields, addresses): a rough figure so a flood of empty
+	// events is bounded too.
 	eventOverhead = 96
+	// Room kept at the front of every batch buffer for the AgentMessage.batch tag and length, so
+	// sending a batch never copies it: 1 tag byte and up to 5 length bytes.
+	batchHeaderRoom = 6
 )
+
+// batch is one AgentMessage{batch} under construction: the encoded EventBatch entries, preceded
+// by batchHeaderRoom spare bytes. Buffers hold no pointers, so queued events cost the garbage
+// collector nothing however many there are.
+type batch struct {
+	buf    []byte
+	events int
+	// What losing this batch loses: its events (and the counts of the drop reports it carries),
+	// and their bytes.
+	lostEvents uint64
+	lostBytes  uint64
+	charged    int // what the batch counts against the bound: see eventCost
+}
+
+// wire is the batch as one encoded AgentMessage; the batch is spent afterwards.
+func (b *batch) wire() []byte { return b.buf[b.writeHeader():] }
+
+// writeHeader fills the AgentMessage.batch tag and length in front of the entries and returns
+// where the message starts.
+func (b *batch) writeHeader() int {
+	n := len(b.buf) - batchHeaderRoom
+	start := batchHeaderRoom - protowire.SizeTag(2) - protowire.SizeVarint(uint64(n))
+	h := protowire.AppendTag(b.buf[start:start], 2, protowire.BytesType)
+	protowire.AppendVarint(h, uint64(n))
+	return start
+}
+
+// message is the batch as one encoded AgentMessage whose buffer goes back to pool once gRPC has
+// written it. The batch is spent afterwards.
+func (b *batch) message(pool mem.BufferPool) encodedMessage {
+	start := b.writeHeader()
+	whole := mem.NewBuffer(&b.buf, pool)
+	head, msg := mem.SplitUnsafe(whole, start)
+	head.Free()
+	return encodedMessage{mem.BufferSlice{msg}}
+}
 
 // queue is the agent's bounded buffer: one total order of events (seq order), bounded in bytes.
 // Publish never waits on the network: beyond the bound an event is dropped and counted. A dropped
 // event still consumes its seq, so the gateway also sees the loss as a gap.
 type queue struct {
 	mu            sync.Mutex
-	events        []*pb.Event
+	sealed        []*batch // full batches, oldest first
+	cur           *batch   // the batch being filled, nil when nothing is queued
 	bytes         int
 	limit         int
 	nextSeq       uint64
 	droppedEvents uint64
 	droppedBytes  uint64
+	lastSize      int // size of the last batch taken: the next one starts with that capacity
+	pool          *bufferPool
 
 	notify chan struct{} // the queue went from empty to non-empty
 	full   chan struct{} // a full batch is waiting
 }
 
 func newQueue(limit int) *queue {
-	return &queue{limit: limit, notify: make(chan struct{}, 1), full: make(chan struct{}, 1)}
+	return &queue{limit: limit, pool: newBufferPool(), notify: make(chan struct{}, 1), full: make(chan struct{}, 1)}
 }
 
-func eventCost(ev *pb.Event) int { return len(ev.Payload) + eventOverhead }
+func eventCost(r *Record) int { return len(r.Payload) + eventOverhead }
 
-func lostBytes(ev *pb.Event) uint64 {
-	if ev.PayloadLen > uint64(len(ev.Payload)) {
-		return ev.PayloadLen
+func lostBytes(r *Record) uint64 {
+	if r.PayloadLen > uint64(len(r.Payload)) {
+		return r.PayloadLen
 	}
-	return uint64(len(ev.Payload))
+	return uint64(len(r.Payload))
 }
 
-func (q *queue) push(ev *pb.Event) {
-	cost := eventCost(ev)
+// push assigns r its seq (and TsNs when zero) and encodes it into the current batch, or drops
+// and counts it beyond the bound. r is not retained. It is on every read and write of the SUT, at
+// the bottom of its stack: one frame, with the rare work in others.
+func (q *queue) push(r *Record) {
+	if r.TsNs == 0 {
+		r.TsNs = uint64(time.Now().UnixNano())
+	}
+	cost := eventCost(r)
 	q.mu.Lock()
 	q.nextSeq++
-	ev.Seq = q.nextSeq
+	r.seq = q.nextSeq
 	if q.bytes+cost > q.limit {
-		q.droppedEvents++
-		q.droppedBytes += lostBytes(ev)
+		q.dropLocked(r)
 		q.mu.Unlock()
 		return
 	}
-	q.events = append(q.events, ev)
+	size := r.eventSize()
+	b, first := q.cur, false
+	if b == nil || len(b.buf)+batchEntrySize(size) > batchHeaderRoom+batchBytes {
+		first = b == nil && len(q.sealed) == 0
+		b = q.startBatch(batchEntrySize(size))
+	}
+	b.buf = r.appendBatchEntry(b.buf, size)
+	b.add(1, lostBytes(r), cost)
 	q.bytes += cost
-	n, b := len(q.events), q.bytes
+	if b.events >= batchEvents {
+		q.sealLocked()
+	}
+	sealed := len(q.sealed) > 0
 	q.mu.Unlock()
-	if n == 1 {
+	if first {
 		signal(q.notify)
 	}
-	if n >= batchEvents || b >= batchBytes {
+	if sealed {
 		signal(q.full)
 	}
+}
+
+//go:noinline
+func (q *queue) dropLocked(r *Record) {
+	q.droppedEvents++
+	q.droppedBytes += lostBytes(r)
+}
+
+// sealLocked closes the current batch: it goes out as it is.
+//
+//go:noinline
+func (q *queue) sealLocked() {
+	q.sealed = append(q.sealed, q.cur)
+	q.cur = nil
+}
+
+func (b *batch) add(events int, lost uint64, cost int) {
+	b.events += events
+	b.lostEvents += uint64(events)
+	b.lostBytes += lost
+	b.charged += cost
+}
+
+// startBatch seals the current batch, if any, and starts a new one with room for at least one
+// entry of entrySize bytes. Apart from push so that its frame is not on every event's.
+//
+//go:noinline
+func (q *queue) startBatch(entrySize int) *batch {
+	if q.cur != nil {
+		q.sealed = append(q.sealed, q.cur)
+	}
+	q.cur = &batch{buf: q.pool.get(max(q.lastSize, batchHeaderRoom+entrySize))[:batchHeaderRoom]}
+	return q.cur
 }
 
 // pushDropReport appends a DROP_REPORT carrying the drops since the last report, if any. It is
@@ -78,82 +171,66 @@ func (q *queue) pushDropReport(now uint64) bool {
 		return false
 	}
 	q.nextSeq++
-	ev := &pb.Event{
-		Seq:           q.nextSeq,
-		TsNs:          now,
-		Kind:          pb.EventKind_EVENT_KIND_DROP_REPORT,
-		DroppedEvents: q.droppedEvents,
-		DroppedBytes:  q.droppedBytes,
-	}
+	m := &RecordMore{droppedEvents: q.droppedEvents, droppedBytes: q.droppedBytes}
+	r := Record{TsNs: now, Kind: pb.EventKind_EVENT_KIND_DROP_REPORT, seq: q.nextSeq, More: m}
 	q.droppedEvents, q.droppedBytes = 0, 0
-	q.events = append(q.events, ev)
-	q.bytes += eventCost(ev)
-	n := len(q.events)
+	size := r.eventSize()
+	first := q.cur == nil && len(q.sealed) == 0
+	b := q.cur
+	if b == nil || len(b.buf)+batchEntrySize(size) > batchHeaderRoom+batchBytes {
+		b = q.startBatch(batchEntrySize(size))
+	}
+	b.buf = r.appendBatchEntry(b.buf, size)
+	// Its counts are lost with it if its batch is: they go back to the counters then.
+	b.add(1, m.droppedBytes, eventCost(&r))
+	b.lostEvents += m.droppedEvents - 1
+	q.bytes += eventCost(&r)
+	if b.events >= batchEvents {
+		q.sealLocked()
+	}
 	q.mu.Unlock()
-	if n == 1 {
+	if first {
 		signal(q.notify)
 	}
 	return true
 }
 
-// countLost records events that left the queue but never reached the gateway.
-func (q *queue) countLost(evs []*pb.Event) {
-	var n, b uint64
-	for _, ev := range evs {
-		if ev.Kind == pb.EventKind_EVENT_KIND_DROP_REPORT {
-			// Its counts are lost with it: put them back so the next report carries them.
-			n += ev.DroppedEvents
-			b += ev.DroppedBytes
-			continue
-		}
-		n++
-		b += lostBytes(ev)
-	}
+// countLost records a batch that left the queue but never reached the gateway.
+func (q *queue) countLost(b *batch) {
 	q.mu.Lock()
-	q.droppedEvents += n
-	q.droppedBytes += b
+	q.droppedEvents += b.lostEvents
+	q.droppedBytes += b.lostBytes
 	q.mu.Unlock()
 }
 
-// take removes the next batch: at most batchEvents events and, unless a single event is larger,
-// at most batchBytes bytes.
-func (q *queue) take() []*pb.Event {
+// take removes the oldest batch, nil when nothing is queued.
+func (q *queue) take() *batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n, b := 0, 0
-	for n < len(q.events) && n < batchEvents {
-		c := eventCost(q.events[n])
-		if n > 0 && b+c > batchBytes {
-			break
+	var b *batch
+	switch {
+	case len(q.sealed) > 0:
+		b = q.sealed[0]
+		q.sealed[0] = nil
+		q.sealed = q.sealed[1:]
+		if len(q.sealed) == 0 {
+			q.sealed = nil
 		}
-		b += c
-		n++
-	}
-	if n == 0 {
+	case q.cur != nil:
+		b, q.cur = q.cur, nil
+	default:
 		return nil
 	}
-	out := make([]*pb.Event, n)
-	copy(out, q.events)
-	clear(q.events[:n]) // let the sent events be collected
-	q.events = q.events[n:]
-	q.bytes -= b
-	if len(q.events) == 0 {
-		q.events = nil
-	}
-	return out
+	q.bytes -= b.charged
+	q.lastSize = len(b.buf)
+	return b
 }
 
 // ready reports whether a full batch is waiting, so the flusher need not linger.
 func (q *queue) ready() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.events) >= batchEvents || q.bytes >= batchBytes
-}
-
-func (q *queue) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.events)
+	return len(q.sealed) > 0
 }
 
 func (q *queue) drops() (events, bytes uint64) {

@@ -82,7 +82,7 @@ func (a *agent) session() error {
 		}
 	}()
 
-	stream, err := pb.NewAgentServiceClient(cc).Connect(ctx)
+	stream, err := pb.NewAgentServiceClient(cc).Connect(ctx, grpc.ForceCodecV2(streamCodec{}))
 	if err != nil {
 		return a.stopped(err)
 	}
@@ -141,19 +141,18 @@ func (a *agent) session() error {
 }
 
 type sender interface {
-	Send(*pb.AgentMessage) error
+	SendMsg(m any) error
 }
 
-// flush sends everything queued, in batches. A batch whose Send fails is counted as dropped.
+// flush sends everything queued, in batches. A batch whose send fails is counted as dropped.
 func (a *agent) flush(stream sender) error {
 	for {
-		batch := a.q.take()
-		if batch == nil {
+		b := a.q.take()
+		if b == nil {
 			return nil
 		}
-		msg := &pb.AgentMessage{Body: &pb.AgentMessage_Batch{Batch: &pb.EventBatch{Events: batch}}}
-		if err := stream.Send(msg); err != nil {
-			a.q.countLost(batch)
+		if err := stream.SendMsg(b.message(a.q.pool)); err != nil {
+			a.q.countLost(b)
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ package hooks
 import (
 	"net"
 
+	"github.com/koala-replay/koala/go-hooks/internal/agent"
 	"github.com/koala-replay/koala/go-hooks/internal/gid"
 	"github.com/koala-replay/koala/go-hooks/internal/pb"
 )
@@ -57,13 +58,13 @@ func OneWay(conn net.Conn) {
 	}
 	ev := newEvent(pb.EventKind_EVENT_KIND_BOUNDARY)
 	ev.ConnId, ev.Fd = id, int32(fd)
-	publish(ev)
+	publish(&ev)
 }
 
 func helper(cmd string, arg uint64) {
 	ev := newEvent(pb.EventKind_EVENT_KIND_HELPER)
-	ev.Payload = []byte(cmd + "\n")
+	ev.Payload = []byte(cmd + "\n") // rare: the allocation does not matter
 	ev.PayloadLen = uint64(len(ev.Payload))
-	ev.Flags = int64(arg)
-	publish(ev)
+	ev.More = &agent.RecordMore{Flags: int64(arg)}
+	publish(&ev)
 }

@@ -22,18 +22,22 @@ func reportingAllBytes() bool { return mode()&(pb.Mode_MODE_RECORD|pb.Mode_MODE_
 
 // newEvent stamps an event with the current goroutine's identity and marks the goroutine as
 // tracked, so its exit is reported.
-func newEvent(kind pb.EventKind) *pb.Event {
+func newEvent(kind pb.EventKind) agent.Record {
+	var r agent.Record
+	stamp(&r, kind)
+	return r
+}
+
+// stamp is newEvent filling a record in place. The hot hooks use it: they run at the deepest
+// point of the SUT's stacks, where every byte of frame can make the runtime grow (copy) a stack.
+func stamp(r *agent.Record, kind pb.EventKind) {
 	goid, parent, owner := gid.Current()
 	if f := gid.Flags(); f&gid.FlagTracked == 0 {
 		gid.SetFlags(f | gid.FlagTracked)
 	}
-	return &pb.Event{
-		TsNs:      uint64(time.Now().UnixNano()),
-		Tid:       int64(goid),
-		Vtid:      int64(owner),
-		ParentTid: int64(parent),
-		Kind:      kind,
-	}
+	r.TsNs = uint64(time.Now().UnixNano())
+	r.Tid, r.Vtid, r.ParentTid = int64(goid), int64(owner), int64(parent)
+	r.Kind = kind
 }
 
 // discard swallows a panic: a hook must never take the application down.
@@ -64,8 +68,8 @@ func onConnect(fd, sotype int, id uint64, ra syscall.Sockaddr) (redirect syscall
 	}
 	ev := newEvent(pb.EventKind_EVENT_KIND_CONNECT)
 	ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM
-	ev.Peer, ev.OriginalDst, ev.Local = dst, dst, local
-	publish(ev)
+	ev.More = &agent.RecordMore{Peer: dst, OriginalDst: dst, Local: local}
+	publish(&ev)
 	return redirect, false
 }
 
@@ -79,9 +83,9 @@ func onAccept(fd int, id, listenID uint64, laddr, raddr net.Addr) bool {
 		return true
 	}
 	ev := newEvent(pb.EventKind_EVENT_KIND_ACCEPT)
-	ev.ConnId, ev.Fd, ev.SocketType, ev.ListenConnId = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM, listenID
-	ev.Local, ev.Peer = local, fromAddr(raddr)
-	publish(ev)
+	ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM
+	ev.More = &agent.RecordMore{ListenConnId: listenID, Local: local, Peer: fromAddr(raddr)}
+	publish(&ev)
 	return false
 }
 
@@ -91,21 +95,57 @@ const (
 	roleAccepted = 1
 )
 
+// onIO reports a read or write. It runs at the deepest point of the SUT's calls, so its common
+// case keeps the frames below it few and small: a few hundred bytes more can make the runtime grow
+// (copy) the stack of every goroutine that makes such a call, a cost measured at several
+// microseconds per request. The rest is in onIOSlow.
 func onIO(fd int, id uint64, role uint8, write bool, p []byte, eof bool, laddr, raddr net.Addr) {
 	defer discard()
 	if gid.Excluded() {
 		return
 	}
-	// The first goroutine to read a request from an accepted connection becomes the root of
-	// a session: it and the goroutines it starts work for it.
 	if role == roleAccepted && !write {
-		if goid, _, owner := gid.Current(); owner == 0 {
-			gid.SetOwner(goid)
-		}
+		claimSession()
 	}
-	kind := pb.EventKind_EVENT_KIND_RECV
+	if role == roleUnknown || len(p) > maxChunk || eof {
+		onIOSlow(fd, id, role, write, p, eof, laddr, raddr)
+		return
+	}
+	var ev agent.Record
+	ev.Kind = pb.EventKind_EVENT_KIND_RECV
 	if write {
-		kind = pb.EventKind_EVENT_KIND_SEND
+		ev.Kind = pb.EventKind_EVENT_KIND_SEND
+	}
+	stamp(&ev, ev.Kind)
+	ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM
+	ev.Payload, ev.PayloadLen = p, uint64(len(p)) // copied into the agent's buffer by publish
+	publish(&ev)
+}
+
+// claimSession makes the first goroutine to read a request from an accepted connection the root
+// of a session: it and the goroutines it starts work for it.
+//
+//go:noinline
+func claimSession() {
+	if goid, _, owner := gid.Current(); owner == 0 {
+		gid.SetOwner(goid)
+	}
+}
+
+// onIOSlow is onIO for end of file, connections net did not see open (their addresses go with
+// every event), and transfers longer than one event's payload.
+//
+//go:noinline
+func onIOSlow(fd int, id uint64, role uint8, write bool, p []byte, eof bool, laddr, raddr net.Addr) {
+	var ev agent.Record
+	if write {
+		stamp(&ev, pb.EventKind_EVENT_KIND_SEND)
+	} else {
+		stamp(&ev, pb.EventKind_EVENT_KIND_RECV)
+	}
+	ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM
+	if role == roleUnknown {
+		ev.More = &agent.RecordMore{Local: fromAddr(laddr), Peer: fromAddr(raddr)}
 	}
 	for first := true; first || len(p) > 0; first = false {
 		chunk := p
@@ -113,16 +153,11 @@ func onIO(fd int, id uint64, role uint8, write bool, p []byte, eof bool, laddr, 
 			chunk = chunk[:maxChunk]
 		}
 		p = p[len(chunk):]
-		ev := newEvent(kind)
-		ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM
 		if !eof {
-			ev.Payload = append([]byte(nil), chunk...)
+			ev.Payload = chunk
 			ev.PayloadLen = uint64(len(chunk))
 		}
-		if role == roleUnknown {
-			ev.Local, ev.Peer = fromAddr(laddr), fromAddr(raddr)
-		}
-		publish(ev)
+		publish(&ev)
 	}
 }
 
@@ -137,9 +172,9 @@ func onDatagram(fd int, id uint64, p []byte, laddr, to net.Addr) {
 	}
 	ev := newEvent(pb.EventKind_EVENT_KIND_DATAGRAM)
 	ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_DGRAM
-	ev.Local, ev.Peer, ev.OriginalDst = fromAddr(laddr), dst, dst
-	ev.Payload, ev.PayloadLen = append([]byte(nil), p...), uint64(len(p))
-	publish(ev)
+	ev.More = &agent.RecordMore{Local: fromAddr(laddr), Peer: dst, OriginalDst: dst}
+	ev.Payload, ev.PayloadLen = p, uint64(len(p))
+	publish(&ev)
 }
 
 func onClose(fd int, id uint64) {
@@ -149,14 +184,14 @@ func onClose(fd int, id uint64) {
 	}
 	ev := newEvent(pb.EventKind_EVENT_KIND_CLOSE)
 	ev.ConnId, ev.Fd = id, int32(fd)
-	publish(ev)
+	publish(&ev)
 }
 
 // onExit runs on the exiting goroutine, which did traced I/O.
 func onExit(goid, owner uint64) {
 	defer discard()
 	_, parent, _ := gid.Current()
-	publish(&pb.Event{
+	publish(&agent.Record{
 		TsNs:      uint64(time.Now().UnixNano()),
 		Tid:       int64(goid),
 		Vtid:      int64(owner),

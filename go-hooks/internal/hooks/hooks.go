@@ -32,13 +32,19 @@ func outboundAddr() string {
 	return agent.OutboundAddr()
 }
 
-func publish(ev *pb.Event) {
+// publish hands r to the agent, which copies what it needs: r and its payload stay the caller's.
+func publish(r *agent.Record) {
 	if f := sinkOverride.Load(); f != nil {
-		(*f)(ev)
+		publishToSink(*f, r)
 		return
 	}
-	agent.Publish(ev)
+	agent.Publish(r)
 }
+
+// publishToSink is apart so that its frame is not part of every hook's.
+//
+//go:noinline
+func publishToSink(f func(*pb.Event), r *agent.Record) { f(r.ToEvent()) }
 
 // AllowedMode is what this binary was built to do: the koala_recorder and koala_replayer tags,
 // recorder only when neither is given.
