@@ -2,7 +2,7 @@ import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import { KoalaError } from '../errors.js';
-import { encodeSessionLine } from './session-codec.js';
+import { encodeSessionLineBytes } from './session-line-encoder.js';
 
 /** Where assembled sessions go. The JSON Lines store is the embedded default; a shared store can implement the same. */
 export interface SessionStore {
@@ -44,7 +44,7 @@ export class JsonlSessionStore implements SessionStore {
   private currentPath: string;
   private fileBytes = 0;
   private fileIndex: number;
-  private queue: string[] = [];
+  private queue: Buffer[] = [];
   private draining: Promise<void> | undefined;
   private closed = false;
   private failed: KoalaError | undefined;
@@ -91,9 +91,9 @@ export class JsonlSessionStore implements SessionStore {
       this.report(new KoalaError('KOALA_ERR_STORE', `session ${s.id} dropped: store ${this.closed ? 'closed' : 'failed'}`));
       return;
     }
-    let line: string;
+    let line: Buffer;
     try {
-      line = encodeSessionLine(s) + '\n';
+      line = encodeSessionLineBytes(s, true);
     } catch (err) {
       this.counters.sessionsDropped++;
       this.report(new KoalaError('KOALA_ERR_STORE', `session ${s.id} not encodable: ${(err as Error).message}`, { cause: err }));
@@ -147,13 +147,13 @@ export class JsonlSessionStore implements SessionStore {
       let n = 0;
       let size = 0;
       while (n < this.queue.length) {
-        const len = Buffer.byteLength(this.queue[n]!);
+        const len = this.queue[n]!.length;
         if (n > 0 && this.fileBytes + size + len > this.rotateBytes) break;
         size += len;
         n++;
       }
       const batch = this.queue.splice(0, n);
-      const data = Buffer.from(batch.join(''), 'utf8');
+      const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, size);
       try {
         let off = 0;
         while (off < data.length) off += (await this.fh.write(data, off, data.length - off)).bytesWritten;

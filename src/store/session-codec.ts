@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import { AddressFamily, AgentKind, type Address } from '../generated/koala/v1/agent.pb.js';
 import {
   SessionEndReason,
@@ -9,22 +8,15 @@ import {
   type Session,
   type Talk,
 } from '../generated/koala/v1/session.pb.js';
-import { formatIp, parseIp } from '../assembler/address-text.js';
+import { parseIp } from '../assembler/address-text.js';
 import { KoalaError } from '../errors.js';
+import { SESSION_FORMAT_VERSION } from './session-line-encoder.js';
 
-/** Version of the line format (docs/session-format.md); bumped on any incompatible change. */
-export const SESSION_FORMAT_VERSION = 1;
+// The writer lives in its own file (it builds the text directly, for speed); this one reads.
+export { encodeSessionLine, SESSION_FORMAT_VERSION } from './session-line-encoder.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
-
-// C0 controls other than \t \n \r, DEL and C1 controls make text unreadable: those go base64.
-const UNREADABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
-
-/** One session as one JSON line (no trailing newline). */
-export function encodeSessionLine(s: Session): string {
-  return JSON.stringify(encodeSession(s));
-}
 
 /** The inverse of encodeSessionLine; throws KoalaError('KOALA_ERR_STORE_CORRUPT_LINE') saying why. */
 export function decodeSessionLine(line: string): Session {
@@ -39,119 +31,7 @@ export function decodeSessionLine(line: string): Session {
   return decodeSession(o);
 }
 
-export function encodeBytes(b: Uint8Array): JsonObject {
-  if (b.length === 0) return { text: '' };
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  // isUtf8 instead of a fatal TextDecoder: the decoder's throw on binary payloads (MySQL rows,
-  // greetings) cost a quarter of the gateway's CPU when recording a Go service.
-  if (isUtf8(buf)) {
-    const text = buf.toString('utf8');
-    if (!UNREADABLE.test(text)) return { text };
-  }
-  return { base64: buf.toString('base64') };
-}
-
-function encodeSession(s: Session): JsonObject {
-  return {
-    v: SESSION_FORMAT_VERSION,
-    id: s.id,
-    sut: s.sut,
-    pid: s.pid,
-    agent: enumName(AgentKind, s.agent),
-    hostname: s.hostname,
-    vtid: s.vtid.toString(),
-    startedNs: s.startedNs.toString(),
-    endedNs: s.endedNs.toString(),
-    endReason: enumName(SessionEndReason, s.endReason),
-    replayOf: s.replayOf,
-    inbound: s.inbound ? encodeInbound(s.inbound) : null,
-    talks: s.talks.map(encodeTalk),
-    preludes: s.preludes.map(encodePrelude),
-    completeness: s.completeness ? encodeCompleteness(s.completeness) : null,
-  };
-}
-
-function encodeInbound(i: Inbound): JsonObject {
-  return {
-    connId: i.connId.toString(),
-    peer: encodeAddress(i.peer),
-    local: encodeAddress(i.local),
-    requestNs: i.requestNs.toString(),
-    responseNs: i.responseNs.toString(),
-    requestLen: i.requestLen.toString(),
-    responseLen: i.responseLen.toString(),
-    request: encodeBytes(i.request),
-    response: encodeBytes(i.response),
-  };
-}
-
-function encodeTalk(t: Talk): JsonObject {
-  return {
-    index: t.index,
-    connId: t.connId.toString(),
-    transport: enumName(Transport, t.transport),
-    peer: encodeAddress(t.peer),
-    local: encodeAddress(t.local),
-    tid: t.tid.toString(),
-    oneWay: t.oneWay,
-    requestNs: t.requestNs.toString(),
-    responseNs: t.responseNs.toString(),
-    requestLen: t.requestLen.toString(),
-    responseLen: t.responseLen.toString(),
-    request: encodeBytes(t.request),
-    response: encodeBytes(t.response),
-  };
-}
-
-function encodePrelude(p: Prelude): JsonObject {
-  return {
-    connId: p.connId.toString(),
-    transport: enumName(Transport, p.transport),
-    peer: encodeAddress(p.peer),
-    serverFirst: p.serverFirst,
-    talks: p.talks.map(encodeTalk),
-  };
-}
-
-function encodeCompleteness(c: Completeness): JsonObject {
-  return {
-    droppedEvents: c.droppedEvents.toString(),
-    truncatedBytes: c.truncatedBytes.toString(),
-    seqGaps: c.seqGaps.toString(),
-    notes: [...c.notes],
-  };
-}
-
-function encodeAddress(a: Address | undefined): Json {
-  if (!a) return null;
-  const out: JsonObject = { family: enumName(AddressFamily, a.family) };
-  if (a.ip.length > 0) {
-    const text = ipMatchesFamily(a) ? formatIp(a.ip) : undefined;
-    // An ip whose length does not fit the family is kept as raw bytes so nothing is lost.
-    if (text !== undefined) out['ip'] = text;
-    else out['ipBytes'] = encodeBytes(a.ip);
-  }
-  if (a.port !== 0 || a.family === AddressFamily.ADDRESS_FAMILY_INET || a.family === AddressFamily.ADDRESS_FAMILY_INET6) {
-    out['port'] = a.port;
-  }
-  if (a.path !== '') out['path'] = a.path;
-  return out;
-}
-
-function ipMatchesFamily(a: Address): boolean {
-  return (
-    (a.family === AddressFamily.ADDRESS_FAMILY_INET && a.ip.length === 4) ||
-    (a.family === AddressFamily.ADDRESS_FAMILY_INET6 && a.ip.length === 16)
-  );
-}
-
-function enumName(e: Record<string, string | number>, value: number): string {
-  const name = e[value];
-  // An unknown number (a newer schema) survives as its number in text.
-  return typeof name === 'string' && name !== 'UNRECOGNIZED' ? name : String(value);
-}
-
-// ---- decoding: every field checked, so a bad line fails here rather than deep in replay ----
+// Every field checked, so a bad line fails here rather than deep in replay ----
 
 function decodeSession(o: JsonObject): Session {
   return {

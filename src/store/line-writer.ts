@@ -1,0 +1,165 @@
+import { isUtf8 } from 'node:buffer';
+
+/** Bytes in `"..."` of a JSON string need escaping when not 0; the value is the escape's letter. */
+const ESCAPE = new Uint8Array(256);
+ESCAPE[0x22] = 0x22; // "
+ESCAPE[0x5c] = 0x5c; // \
+ESCAPE[0x0a] = 0x6e; // n
+ESCAPE[0x0d] = 0x72; // r
+ESCAPE[0x09] = 0x74; // t
+
+const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
+/** Payloads longer than this go through Node's native base64 (a call costs more than a short JS loop). */
+const NATIVE_BASE64_FROM = 1024;
+const SCRATCH_BYTES = 64 * 1024;
+const SCRATCH_KEEP_MAX = 1024 * 1024;
+
+/**
+ * A JSON line written straight into bytes: building it as a JS string cost more in turning the
+ * string (a tree of concatenations) into UTF-8 than in building it. One scratch buffer is reused;
+ * `take()` copies the finished line out.
+ */
+export class LineWriter {
+  private buf = Buffer.allocUnsafe(SCRATCH_BYTES);
+  private pos = 0;
+
+  /** A string known to be ASCII (keys, digits, enum names). */
+  ascii(s: string): void {
+    const n = s.length;
+    if (this.pos + n > this.buf.length) this.grow(n);
+    // Short pieces (nearly all) cost less in JS than a call into native code.
+    if (n > 256) {
+      this.pos += this.buf.write(s, this.pos, 'latin1');
+      return;
+    }
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) buf[pos++] = s.charCodeAt(i);
+    this.pos = pos;
+  }
+
+  /** A string or a list of strings exactly as JSON.stringify writes it, UTF-8 encoded. */
+  json(v: string | readonly string[]): void {
+    const text = JSON.stringify(v);
+    if (this.pos + text.length * 3 > this.buf.length) this.grow(text.length * 3);
+    this.pos += this.buf.write(text, this.pos, 'utf8');
+  }
+
+  raw(b: Uint8Array): void {
+    if (this.pos + b.length > this.buf.length) this.grow(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** The bytes written since `from` (a mark from `mark()`), copied. */
+  copyFrom(from: number): Buffer {
+    return Buffer.from(this.buf.subarray(from, this.pos));
+  }
+
+  mark(): number {
+    return this.pos;
+  }
+
+  /** The line so far, copied out; the writer starts over. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    this.pos = 0;
+    // One huge session must not pin its size in memory for the life of the process.
+    if (this.buf.length > SCRATCH_KEEP_MAX) this.buf = Buffer.allocUnsafe(SCRATCH_BYTES);
+    return out;
+  }
+
+  /**
+   * Bytes as `{"text":"..."}` when valid UTF-8 with no control characters but \t \n \r (C1 ones
+   * included), else `{"base64":"..."}`: docs/session-format.md. Text bytes are copied as they
+   * are, escaped where JSON.stringify of the decoded text would escape (only " \ \n \r \t can
+   * occur), which gives the same bytes as encoding that string.
+   */
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    if (n === 0) return this.ascii('{"text":""}');
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      const c = b[i]!;
+      if (c >= 0x20 ? c < 0x7f : c === 0x0a || c === 0x0d || c === 0x09) continue;
+      // A byte below 0x80 stands for itself in UTF-8, so a control byte is never readable text.
+      if (c < 0x80) return this.base64(b);
+      ascii = false;
+      break;
+    }
+    if (!ascii && !readableUtf8(b)) return this.base64(b);
+    if (this.pos + 11 + 2 * n > this.buf.length) this.grow(11 + 2 * n);
+    const buf = this.buf;
+    let pos = this.pos;
+    // {"text":"
+    buf[pos++] = 0x7b; buf[pos++] = 0x22; buf[pos++] = 0x74; buf[pos++] = 0x65; buf[pos++] = 0x78; buf[pos++] = 0x74; // {"text
+    buf[pos++] = 0x22; buf[pos++] = 0x3a; buf[pos++] = 0x22; // ":"
+    for (let i = 0; i < n; i++) {
+      const c = b[i]!;
+      const e = ESCAPE[c]!;
+      if (e === 0) buf[pos++] = c;
+      else {
+        buf[pos++] = 0x5c;
+        buf[pos++] = e;
+      }
+    }
+    buf[pos++] = 0x22;
+    buf[pos++] = 0x7d;
+    this.pos = pos;
+  }
+
+  private base64(b: Uint8Array): void {
+    const n = b.length;
+    if (n >= NATIVE_BASE64_FROM) {
+      const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, n);
+      this.ascii('{"base64":"');
+      this.ascii(buf.toString('base64'));
+      return this.ascii('"}');
+    }
+    const need = 14 + 4 * Math.ceil(n / 3);
+    if (this.pos + need > this.buf.length) this.grow(need);
+    const buf = this.buf;
+    let pos = this.pos;
+    // {"base64":"
+    buf[pos++] = 0x7b; buf[pos++] = 0x22; buf[pos++] = 0x62; buf[pos++] = 0x61; buf[pos++] = 0x73; buf[pos++] = 0x65; // {"base
+    buf[pos++] = 0x36; buf[pos++] = 0x34; buf[pos++] = 0x22; buf[pos++] = 0x3a; buf[pos++] = 0x22; // 64":"
+    let i = 0;
+    for (; i + 2 < n; i += 3) {
+      const v = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
+      buf[pos++] = B64[v >> 18]!;
+      buf[pos++] = B64[(v >> 12) & 63]!;
+      buf[pos++] = B64[(v >> 6) & 63]!;
+      buf[pos++] = B64[v & 63]!;
+    }
+    if (i < n) {
+      const two = i + 1 < n;
+      const v = (b[i]! << 16) | (two ? b[i + 1]! << 8 : 0);
+      buf[pos++] = B64[v >> 18]!;
+      buf[pos++] = B64[(v >> 12) & 63]!;
+      buf[pos++] = two ? B64[(v >> 6) & 63]! : 0x3d;
+      buf[pos++] = 0x3d;
+    }
+    buf[pos++] = 0x22;
+    buf[pos++] = 0x7d;
+    this.pos = pos;
+  }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+}
+
+/** Valid UTF-8 holding no control character but \t \n \r (C0 ones, DEL, and C1: U+0080..U+009F). */
+function readableUtf8(b: Uint8Array): boolean {
+  if (!isUtf8(b)) return false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c < 0x20 ? c !== 0x0a && c !== 0x0d && c !== 0x09 : c === 0x7f) return false;
+    // In valid UTF-8, C1 controls are exactly C2 80..C2 9F.
+    if (c === 0xc2 && b[i + 1]! < 0xa0) return false;
+  }
+  return true;
+}

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { AddressFamily } from '../../src/generated/koala/v1/agent.pb.js';
+import { Transport, type Session, type Talk } from '../../src/generated/koala/v1/session.pb.js';
+import { decodeSessionLine } from '../../src/store/session-codec.js';
+import { encodeSessionLine, encodeSessionLineBytes } from '../../src/store/session-line-encoder.js';
+import { referenceSessionLine } from './reference-session-line.js';
+import { sampleSession, talk, v4 } from './sample-session.js';
+
+/** Payloads that sit on every edge of the text/base64 rule. */
+const payloads: [string, Buffer][] = [
+  ['empty', Buffer.alloc(0)],
+  ['http', Buffer.from('GET /a?b="c"&d=\\e HTTP/1.1\r\nHost: x\r\n\t\r\n')],
+  ['every printable ascii', Buffer.from(Array.from({ length: 95 }, (_, i) => 0x20 + i))],
+  ['each escaped char alone', Buffer.from('"')],
+  ['backslash', Buffer.from('\\')],
+  ['unicode', Buffer.from('héllo ✓ 😀 ü\u2028\u2029\ufeff end')],
+  ['utf8 BOM', Buffer.from([0xef, 0xbb, 0xbf, 0x68, 0x69])],
+  ['C1 control', Buffer.from('a\u0085b')],
+  ['U+00A0 (after C1)', Buffer.from('a\u00a0b')],
+  ['U+009F', Buffer.from('\u009f')],
+  ['DEL', Buffer.from('a\u007fb')],
+  ['NUL', Buffer.from([0x61, 0x00])],
+  ['ESC', Buffer.from([0x1b, 0x5b])],
+  ['form feed', Buffer.from('\f')],
+  ['invalid utf8', Buffer.from([0x68, 0xc3, 0x28])],
+  ['lone continuation', Buffer.from([0x80])],
+  ['overlong', Buffer.from([0xc0, 0xaf])],
+  ['surrogate half in utf8', Buffer.from([0xed, 0xa0, 0x80])],
+  ['truncated 4-byte', Buffer.from([0xf0, 0x9f, 0x98])],
+  ['binary 1', Buffer.from([0xff])],
+  ['binary 2', Buffer.from([0xff, 0x00])],
+  ['binary 3', Buffer.from([0x00, 0x01, 0x02])],
+  ['mysql greeting', Buffer.from('5b0000000a352e352e352d31302e31312e31392d4d617269614442000b000000', 'hex')],
+  ['large binary', Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 31 + 7) & 0xff))],
+  ['large text', Buffer.from('line of text "quoted" \\ \r\n'.repeat(5000))],
+  ['large unicode', Buffer.from('ü✓\n'.repeat(3000))],
+  ['a Uint8Array, not a Buffer', Buffer.from('x')],
+];
+
+function sessionWith(request: Buffer, response: Buffer, over: Partial<Session> = {}): Session {
+  return sampleSession({ talks: [talk(0, request, response), talk(1, response, request)], ...over });
+}
+
+function expectSame(s: Session): void {
+  const ref = referenceSessionLine(s);
+  expect(encodeSessionLine(s)).to.equal(ref);
+  expect(encodeSessionLineBytes(s, true).equals(Buffer.from(ref + '\n', 'utf8'))).to.equal(true);
+}
+
+describe('session line encoder', () => {
+  for (const [name, bytes] of payloads) {
+    it(`writes what JSON.stringify of the documented object writes: ${name}`, () => {
+      const asU8 = name.startsWith('a Uint8Array') ? new Uint8Array(bytes) : bytes;
+      const s = sessionWith(asU8 as Buffer, bytes);
+      s.inbound!.request = asU8 as Buffer;
+      expectSame(s);
+      const back = decodeSessionLine(encodeSessionLine(s));
+      expect(Buffer.from(back.talks[0]!.request).equals(bytes)).to.equal(true);
+      expect(Buffer.from(back.inbound!.request).equals(bytes)).to.equal(true);
+    });
+  }
+
+  it('matches on odd fields: truncation, unknown enums, strings needing escapes, odd addresses, absent parts', () => {
+    const s = sessionWith(Buffer.from('a'), Buffer.from('b'), {
+      id: 'id "with" \\ quotes\n',
+      sut: 'sü✓t',
+      hostname: 'h\u0001\u2028',
+      replayOf: 'x\ud800y',
+      agent: 99 as Session['agent'],
+      endReason: 42 as Session['endReason'],
+      completeness: { droppedEvents: 3n, truncatedBytes: 1n << 62n, seqGaps: 0n, notes: ['a "note"', 'ünïcode', 'ctl \u0007'] },
+    });
+    s.talks[0]!.requestLen = 1_000_000n; // truncated
+    s.talks[0]!.oneWay = true;
+    s.talks[0]!.transport = 77 as Transport;
+    s.talks[0]!.local = { family: AddressFamily.ADDRESS_FAMILY_INET, ip: Buffer.from([1, 2, 3]), port: 0, path: '' };
+    s.talks[1]!.peer = { family: AddressFamily.ADDRESS_FAMILY_UNIX, ip: Buffer.alloc(0), port: 0, path: '@abstract "x"' };
+    s.talks[1]!.local = { family: AddressFamily.ADDRESS_FAMILY_INET6, ip: Buffer.from('00000000000000000000ffff0a000001', 'hex'), port: 443, path: '' };
+    s.talks[1]!.tid = -5n;
+    expectSame(s);
+    expectSame({ ...s, inbound: undefined, completeness: undefined, talks: [], preludes: [] });
+  });
+
+  it('reuses a shared prelude talk and address, but never a stale one', () => {
+    const shared: Talk = talk(0, Buffer.alloc(0), Buffer.from([0x0a, 0x35, 0x00]));
+    const peer = v4([10, 0, 0, 9], 3306);
+    shared.peer = peer;
+    const prelude = () => ({ connId: 9n, transport: Transport.TRANSPORT_TCP, peer, serverFirst: true, talks: [shared] });
+    const a = sampleSession({ id: 'a', preludes: [prelude()] });
+    const b = sampleSession({ id: 'b', preludes: [prelude()] });
+    expectSame(a);
+    expectSame(b);
+    shared.response = Buffer.from('changed');
+    shared.responseLen = 7n;
+    expectSame(b);
+    peer.port = 3307;
+    expectSame(a);
+  });
+
+  it('matches on the docs example line', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const doc = await readFile(new URL('../../docs/session-format.md', import.meta.url), 'utf8');
+    const line = /```json\n(.*)\n```/.exec(doc)![1]!;
+    expectSame(decodeSessionLine(line));
+  });
+});
