@@ -23,16 +23,26 @@ export interface JsonlStoreOptions {
   onError?: (err: KoalaError) => void;
   /** For tests: the clock used for the file name. */
   now?: () => Date;
+  /**
+   * How long a line may wait for others to share its write (default 5 ms); 0 writes at once. A
+   * write per session was 15% of a recording gateway's CPU; lines are in memory either way.
+   */
+  coalesceMs?: number;
 }
 
 export interface JsonlStoreStats {
   sessionsWritten: number;
   bytesWritten: number;
+  /** write(2) calls made: sessions share them (see coalesceMs). */
+  writes: number;
   sessionsDropped: number;
   files: number;
 }
 
 const DEFAULT_ROTATE_BYTES = 256 * 1024 * 1024;
+const DEFAULT_COALESCE_MS = 5;
+/** Queued bytes that start a write without waiting out coalesceMs. */
+const COALESCE_BYTES = 256 * 1024;
 
 /**
  * Sessions as JSON Lines files (docs/session-format.md). One writer drains an in-memory queue, so
@@ -45,15 +55,18 @@ export class JsonlSessionStore implements SessionStore {
   private fileBytes = 0;
   private fileIndex: number;
   private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private waiting: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private closed = false;
   private failed: KoalaError | undefined;
-  private readonly counters: JsonlStoreStats = { sessionsWritten: 0, bytesWritten: 0, sessionsDropped: 0, files: 1 };
+  private readonly counters: JsonlStoreStats = { sessionsWritten: 0, bytesWritten: 0, writes: 0, sessionsDropped: 0, files: 1 };
 
   private constructor(
     private readonly dir: string,
     private readonly stem: string,
     private readonly rotateBytes: number,
+    private readonly coalesceMs: number,
     private readonly onError: (err: KoalaError) => void,
     first: { fh: FileHandle; path: string; index: number },
   ) {
@@ -65,6 +78,8 @@ export class JsonlSessionStore implements SessionStore {
   static async open(dir: string, opts: JsonlStoreOptions = {}): Promise<JsonlSessionStore> {
     const rotateBytes = opts.rotateBytes ?? DEFAULT_ROTATE_BYTES;
     if (!(rotateBytes > 0)) throw new KoalaError('KOALA_ERR_STORE', `rotateBytes must be positive, got ${rotateBytes}`);
+    const coalesceMs = opts.coalesceMs ?? DEFAULT_COALESCE_MS;
+    if (!(coalesceMs >= 0)) throw new KoalaError('KOALA_ERR_STORE', `coalesceMs must be 0 or more, got ${coalesceMs}`);
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
@@ -74,7 +89,7 @@ export class JsonlSessionStore implements SessionStore {
     const stem = `sessions-${stamp((opts.now ?? (() => new Date()))())}-${process.pid}`;
     const first = await createFile(dir, stem, 1);
     const onError = opts.onError ?? ((err: KoalaError) => process.stderr.write(`[koala] store: ${err.message}\n`));
-    return new JsonlSessionStore(dir, stem, rotateBytes, onError, first);
+    return new JsonlSessionStore(dir, stem, rotateBytes, coalesceMs, onError, first);
   }
 
   get path(): string {
@@ -100,10 +115,12 @@ export class JsonlSessionStore implements SessionStore {
       return;
     }
     this.queue.push(line);
+    this.queuedBytes += line.length;
     this.kick();
   }
 
   async flush(): Promise<void> {
+    this.kick(true);
     while (this.draining) await this.draining;
     if (this.failed) return;
     try {
@@ -124,8 +141,18 @@ export class JsonlSessionStore implements SessionStore {
     }
   }
 
-  private kick(): void {
-    if (this.draining) return;
+  /** Starts the writer, after coalesceMs unless `now` or enough bytes are queued. */
+  private kick(now = false): void {
+    if (this.draining || this.queue.length === 0) return;
+    if (!now && this.coalesceMs > 0 && this.queuedBytes < COALESCE_BYTES) {
+      this.waiting ??= setTimeout(() => {
+        this.waiting = undefined;
+        this.kick(true);
+      }, this.coalesceMs);
+      return;
+    }
+    if (this.waiting) clearTimeout(this.waiting);
+    this.waiting = undefined;
     // drain() catches everything itself: the promise never rejects.
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
@@ -153,10 +180,14 @@ export class JsonlSessionStore implements SessionStore {
         n++;
       }
       const batch = this.queue.splice(0, n);
+      this.queuedBytes -= size;
       const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, size);
       try {
         let off = 0;
-        while (off < data.length) off += (await this.fh.write(data, off, data.length - off)).bytesWritten;
+        while (off < data.length) {
+          this.counters.writes++;
+          off += (await this.fh.write(data, off, data.length - off)).bytesWritten;
+        }
       } catch (err) {
         this.counters.sessionsDropped += batch.length;
         this.fail(err, 'write');
@@ -183,6 +214,7 @@ export class JsonlSessionStore implements SessionStore {
     this.failed = new KoalaError('KOALA_ERR_STORE', `${what} ${this.currentPath}: ${(err as Error).message}`, { cause: err });
     this.counters.sessionsDropped += this.queue.length;
     this.queue = [];
+    this.queuedBytes = 0;
     this.report(this.failed);
   }
 

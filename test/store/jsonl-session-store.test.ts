@@ -27,6 +27,31 @@ describe('JsonlSessionStore', () => {
     expect(lines.map((l) => decodeSessionLine(l).id)).to.deep.equal(Array.from({ length: 50 }, (_, i) => `s${i}`));
   });
 
+  it('lets sessions arriving close together share one write, and writes a lone one within coalesceMs', async () => {
+    const store = await JsonlSessionStore.open(root, { coalesceMs: 20 });
+    for (let i = 0; i < 40; i++) store.append(sampleSession({ id: `s${i}` }));
+    await store.flush();
+    expect(store.stats()).to.include({ sessionsWritten: 40, writes: 1 });
+
+    store.append(sampleSession({ id: 'lone' }));
+    const began = Date.now();
+    while (store.stats().sessionsWritten < 41 && Date.now() - began < 2000) await new Promise((r) => setTimeout(r, 5));
+    expect(store.stats().sessionsWritten, 'the lone session is written without a flush').to.equal(41);
+    await store.close();
+    const ids = (await readFile(store.path, 'utf8')).split('\n').slice(0, -1).map((l) => decodeSessionLine(l).id);
+    expect(ids).to.have.length(41);
+    expect(ids[40]).to.equal('lone');
+  });
+
+  it('writes each session at once with coalesceMs 0', async () => {
+    const store = await JsonlSessionStore.open(root, { coalesceMs: 0 });
+    store.append(sampleSession({ id: 'a' }));
+    await new Promise((r) => setTimeout(r, 50));
+    store.append(sampleSession({ id: 'b' }));
+    await store.close();
+    expect(store.stats()).to.include({ sessionsWritten: 2, writes: 2 });
+  });
+
   it('names files sessions-<yyyymmdd-hhmmss>-<pid>-<n>.jsonl, a new file per run', async () => {
     const now = () => new Date(Date.UTC(2025, 0, 2, 3, 4, 5));
     const a = await JsonlSessionStore.open(root, { now });
