@@ -1,8 +1,9 @@
 package agent
 
 import (
-	"sync"
+	"slices"
 	"time"
+	"unsafe"
 
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -63,7 +64,7 @@ func (b *batch) message(pool mem.BufferPool) encodedMessage {
 // Publish never waits on the network: beyond the bound an event is dropped and counted. A dropped
 // event still consumes its seq, so the gateway also sees the loss as a gap.
 type queue struct {
-	mu            sync.Mutex
+	mu            queueLock
 	sealed        []*batch // full batches, oldest first
 	cur           *batch   // the batch being filled, nil when nothing is queued
 	bytes         int
@@ -91,56 +92,108 @@ func lostBytes(r *Record) uint64 {
 	return uint64(len(r.Payload))
 }
 
+// Status bits the system-stack part of push leaves for its user-stack part.
+const (
+	statusNeedRoom uint8 = 1 << iota // the current batch cannot take the event: nothing was done
+	statusFull                       // the event filled the current batch: seal it
+)
+
 // push assigns r its seq (and TsNs when zero) and encodes it into the current batch, or drops
-// and counts it beyond the bound. r is not retained. It is on every read and write of the SUT, at
-// the bottom of its stack: one frame, with the rare work in others.
+// and counts it beyond the bound. r is not retained. It runs on every read and write of the SUT,
+// at the bottom of its stack, so the work is done on the system stack (pushOnSystemStack); what
+// may block or allocate (a new batch, waking the sender) is left to the rare pushSlow.
 func (q *queue) push(r *Record) {
 	if r.TsNs == 0 {
 		r.TsNs = uint64(time.Now().UnixNano())
 	}
+	r.q = q
+	onSystemStack(pushOnSystemStack, unsafe.Pointer(r))
+	if r.status != 0 {
+		q.pushSlow(r)
+	}
+}
+
+// pushOnSystemStack is push's work. It may run on the system stack: it must not block, allocate
+// or panic, and takes no lock but q.mu (a runtime mutex there).
+func pushOnSystemStack(p unsafe.Pointer) {
+	r := (*Record)(p)
+	q := r.q
+	r.status = 0
 	cost := eventCost(r)
 	q.mu.Lock()
-	q.nextSeq++
-	r.seq = q.nextSeq
 	if q.bytes+cost > q.limit {
-		q.dropLocked(r)
+		q.nextSeq++
+		r.seq = q.nextSeq
+		q.droppedEvents++
+		q.droppedBytes += lostBytes(r)
 		q.mu.Unlock()
 		return
 	}
+	r.seq = q.nextSeq + 1
 	size := r.eventSize()
-	b, first := q.cur, false
-	if b == nil || len(b.buf)+batchEntrySize(size) > batchHeaderRoom+batchBytes {
-		first = b == nil && len(q.sealed) == 0
-		b = q.startBatch(batchEntrySize(size))
+	entry := batchEntrySize(size)
+	b := q.cur
+	if b == nil || b.events >= batchEvents || len(b.buf)+entry > batchHeaderRoom+batchBytes || cap(b.buf)-len(b.buf) < entry {
+		r.status = statusNeedRoom
+		q.mu.Unlock()
+		return
 	}
-	b.buf = r.appendBatchEntry(b.buf, size)
-	b.add(1, lostBytes(r), cost)
+	q.nextSeq++
+	b.buf = r.appendBatchEntry(b.buf, size) // within capacity: no allocation
+	b.events++
+	b.lostEvents++
+	b.lostBytes += lostBytes(r)
+	b.charged += cost
 	q.bytes += cost
 	if b.events >= batchEvents {
-		q.sealLocked()
+		r.status = statusFull
 	}
-	sealed := len(q.sealed) > 0
 	q.mu.Unlock()
-	if first {
-		signal(q.notify)
-	}
-	if sealed {
-		signal(q.full)
-	}
 }
 
-//go:noinline
-func (q *queue) dropLocked(r *Record) {
-	q.droppedEvents++
-	q.droppedBytes += lostBytes(r)
-}
-
-// sealLocked closes the current batch: it goes out as it is.
+// pushSlow makes room for r (a new batch, or a larger buffer) and pushes it again, and seals a
+// full batch; then it wakes the sender. Apart from push so its frame is not on every event's.
 //
 //go:noinline
-func (q *queue) sealLocked() {
-	q.sealed = append(q.sealed, q.cur)
-	q.cur = nil
+func (q *queue) pushSlow(r *Record) {
+	for r.status&statusNeedRoom != 0 {
+		// The seq is not known yet: room for its largest encoding.
+		entry := batchEntrySize(r.eventSize()) + 10
+		q.mu.Lock()
+		first := q.makeRoomLocked(entry)
+		q.mu.Unlock()
+		if first {
+			signal(q.notify)
+		}
+		onSystemStack(pushOnSystemStack, unsafe.Pointer(r))
+	}
+	if r.status&statusFull != 0 {
+		q.mu.Lock()
+		full := q.sealFullLocked()
+		q.mu.Unlock()
+		if full {
+			signal(q.full)
+		}
+	}
+}
+
+// makeRoomLocked makes the current batch able to take an entry of entry bytes: a larger buffer
+// while the batch is within its limits, else a new batch (sealing the current one). It reports
+// whether the queue was empty, so the sender is to be woken.
+func (q *queue) makeRoomLocked(entry int) (first bool) {
+	b := q.cur
+	if b != nil && b.events < batchEvents && len(b.buf)+entry <= batchHeaderRoom+batchBytes {
+		if cap(b.buf)-len(b.buf) < entry {
+			b.buf = slices.Grow(b.buf, max(entry, cap(b.buf)))
+		}
+		return false
+	}
+	first = b == nil && len(q.sealed) == 0
+	if b != nil && b.events > 0 {
+		q.sealed = append(q.sealed, b)
+	}
+	q.cur = &batch{buf: q.pool.get(max(q.lastSize, batchHeaderRoom+entry))[:batchHeaderRoom]}
+	return first
 }
 
 func (b *batch) add(events int, lost uint64, cost int) {
@@ -148,18 +201,6 @@ func (b *batch) add(events int, lost uint64, cost int) {
 	b.lostEvents += uint64(events)
 	b.lostBytes += lost
 	b.charged += cost
-}
-
-// startBatch seals the current batch, if any, and starts a new one with room for at least one
-// entry of entrySize bytes. Apart from push so that its frame is not on every event's.
-//
-//go:noinline
-func (q *queue) startBatch(entrySize int) *batch {
-	if q.cur != nil {
-		q.sealed = append(q.sealed, q.cur)
-	}
-	q.cur = &batch{buf: q.pool.get(max(q.lastSize, batchHeaderRoom+entrySize))[:batchHeaderRoom]}
-	return q.cur
 }
 
 // pushDropReport appends a DROP_REPORT carrying the drops since the last report, if any. It is
@@ -175,23 +216,31 @@ func (q *queue) pushDropReport(now uint64) bool {
 	r := Record{TsNs: now, Kind: pb.EventKind_EVENT_KIND_DROP_REPORT, seq: q.nextSeq, More: m}
 	q.droppedEvents, q.droppedBytes = 0, 0
 	size := r.eventSize()
-	first := q.cur == nil && len(q.sealed) == 0
+	first := q.makeRoomLocked(batchEntrySize(size))
 	b := q.cur
-	if b == nil || len(b.buf)+batchEntrySize(size) > batchHeaderRoom+batchBytes {
-		b = q.startBatch(batchEntrySize(size))
-	}
 	b.buf = r.appendBatchEntry(b.buf, size)
 	// Its counts are lost with it if its batch is: they go back to the counters then.
 	b.add(1, m.droppedBytes, eventCost(&r))
 	b.lostEvents += m.droppedEvents - 1
 	q.bytes += eventCost(&r)
-	if b.events >= batchEvents {
-		q.sealLocked()
-	}
+	full := q.sealFullLocked()
 	q.mu.Unlock()
 	if first {
 		signal(q.notify)
 	}
+	if full {
+		signal(q.full)
+	}
+	return true
+}
+
+// sealFullLocked seals the current batch if it holds batchEvents events.
+func (q *queue) sealFullLocked() bool {
+	if q.cur == nil || q.cur.events < batchEvents {
+		return false
+	}
+	q.sealed = append(q.sealed, q.cur)
+	q.cur = nil
 	return true
 }
 

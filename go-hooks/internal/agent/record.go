@@ -26,7 +26,9 @@ type Record struct {
 	Payload    []byte      // copied during Publish; the caller keeps ownership
 	More       *RecordMore // the fields of rarer events; nil on reads and writes
 
-	seq uint64 // set by the queue
+	seq    uint64 // set by the queue
+	q      *queue // the queue push works on (set by push, read on the system stack)
+	status uint8  // what push left for its slow path
 }
 
 // RecordMore holds what only opening, helper and drop-report events carry.

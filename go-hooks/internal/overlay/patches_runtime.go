@@ -2,7 +2,7 @@ package overlay
 
 // PatchVersion changes whenever the patch text changes in a way go-hooks depends on; the
 // runtime exports it as KoalaPatchVersion and go-hooks checks it at init.
-const PatchVersion = 1
+const PatchVersion = 2
 
 // runtimePatches give each goroutine koala's owner and flags, inherited by the goroutines it
 // starts, and report the exit of goroutines that did traced I/O.
@@ -25,7 +25,7 @@ type koalaG struct {
 		{Kind: After, Anchor: "func goexit1() {", Text: " koalaGoexit();"},
 		{Kind: Append, Text: `
 // KoalaPatchVersion is the version of koala's runtime patch (go-hooks checks it).
-const KoalaPatchVersion = 1
+const KoalaPatchVersion = 2
 
 // koalaFlagTracked marks a goroutine that did traced I/O; it is the only flag not inherited.
 const koalaFlagTracked = 1
@@ -78,6 +78,20 @@ func KoalaSetFlags(flags uint32) { getg().koala.flags = flags }
 
 // KoalaSetOnExit sets the function called when a goroutine that did traced I/O exits.
 func KoalaSetOnExit(f func(goid, owner uint64)) { koalaOnExit = f }
+
+// KoalaSystemstack runs fn(arg) on the system stack, where go-hooks records a read or write: the
+// hooks then add almost nothing to the stack of the goroutine doing the I/O, which would otherwise
+// grow (be copied) more often. fn must not block, allocate or panic. arg is not retained.
+func KoalaSystemstack(fn func(unsafe.Pointer), arg unsafe.Pointer) {
+	a := noescape(arg)
+	systemstack(func() { fn(a) })
+}
+
+// KoalaMutex is a lock go-hooks can hold on the system stack (sync.Mutex may park there).
+type KoalaMutex struct{ m mutex }
+
+func (l *KoalaMutex) Lock()   { lock(&l.m) }
+func (l *KoalaMutex) Unlock() { unlock(&l.m) }
 `},
 	}},
 }
