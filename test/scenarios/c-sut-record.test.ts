@@ -9,6 +9,7 @@ import { RawHttpConnection, bodyOf, getRequest, oneShot, statusOf } from '../hel
 import { startScenarioEnv, type ScenarioEnv } from '../helpers/scenario-env.js';
 import { expectBytes, expectComplete, expectInbound, expectTalks, respCommand, sessionWith } from '../helpers/session-assert.js';
 import { buildCSut, startCSut, type CSutKind, type Sut } from '../helpers/sut.js';
+import { waitFor } from '../helpers/wait.js';
 
 const echoRequest = (token: string, close = false): string =>
   `GET /echo?token=${token} HTTP/1.1\r\nHost: downstream\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
@@ -117,7 +118,11 @@ for (const kind of ['thread-per-conn', 'worker-pool'] as CSutKind[]) {
         expectTalks(s, [{ port: env.udp.port, request: `hits.${t}:1|c`, response: '', oneWay: true, transport: Transport.TRANSPORT_UDP }]);
         expectComplete(s);
       }
-      expect(env.udp.datagrams.map(String)).to.include.members(tokens.map((t) => `hits.${t}:1|c`));
+      // The SUT sent each datagram before its HTTP response, but this process may see the session
+      // (over the agent socket) before its UDP socket's message event: wait for the datagrams.
+      const wanted = tokens.map((t) => `hits.${t}:1|c`);
+      await waitFor('both datagrams at the UDP server', () => wanted.every((w) => env.udp.datagrams.map(String).includes(w)) || undefined, 5000);
+      expect(env.udp.datagrams.map(String)).to.include.members(wanted);
     });
 
     it('S8: three pipelined Redis commands in one write are one talk with three replies', async () => {
