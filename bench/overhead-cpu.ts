@@ -354,6 +354,24 @@ export function summarize(runs: Run[], v: Variant): Summary {
   };
 }
 
+/** Each round's ratio of v to plain (the k-th run of each, which ran next to each other). */
+export function paired(runs: Run[], v: Variant): { rps: number[]; sut: number[] } {
+  const plain = runs.filter((r) => r.variant === 'plain');
+  const mine = runs.filter((r) => r.variant === v);
+  const out = { rps: [] as number[], sut: [] as number[] };
+  for (let k = 0; k < Math.min(plain.length, mine.length); k++) {
+    const p = plain[k] as Run;
+    const m = mine[k] as Run;
+    out.rps.push(m.rps / p.rps);
+    out.sut.push(m.sutCpuMs / m.requests / (p.sutCpuMs / p.requests));
+  }
+  return out;
+}
+
+function fmtRange(xs: number[]): string {
+  return `${med(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+}
+
 export function table(res: MatrixResult, title: string): string {
   const p = summarize(res.runs, 'plain');
   const lines = [
@@ -371,6 +389,17 @@ export function table(res: MatrixResult, title: string): string {
         `${s.sutUsPerReq.toFixed(0)} | ${v === 'recording' ? gwUs.toFixed(0) : '-'} | ${(s.sutUsPerReq + gwUs).toFixed(0)} | ` +
         `${v === 'recording' ? s.gwBytesPerReq.toFixed(0) : '-'} | ${s.load} |`,
     );
+  }
+  const rounds = res.runs.filter((r) => r.variant === 'plain').length;
+  if (rounds > 1) {
+    lines.push('');
+    for (const v of variants.filter((x) => x !== 'plain')) {
+      const r = paired(res.runs, v);
+      lines.push(
+        `${v} vs plain, round by round (${rounds} rounds; this box's speed drifts between runs, so adjacent runs compare best): ` +
+          `req/s ratio median ${fmtRange(r.rps)}, SUT CPU/req ratio median ${fmtRange(r.sut)}`,
+      );
+    }
   }
   const g = res.gateway;
   lines.push(
