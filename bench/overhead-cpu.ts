@@ -7,13 +7,15 @@
  * gateway's is counted until it has drained what the run sent it).
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
- *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw]
+ *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink]]
  *        [--gw-prof DIR] [--keep-store DIR] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
  * Variants: plain (stock build / no LD_PRELOAD), recording into the gateway, and hooked with no
- * gateway listening (hooks + agent, nothing exported).
+ * gateway listening (hooks + agent, nothing exported). Opt-in for Go, recording-sink: recording
+ * into go-hooks/cmd/koala-bench-sink, which takes the stream and decodes nothing, so the SUT's own
+ * cost of recording shows apart from the gateway's (its CPU is in the gateway column).
  *
  * --grpc unix streams the Go agent to the gateway over the opt-in unix socket
  * (KOALA_AGENT_GRPC_ADDR=unix:///path) instead of loopback TCP (the default, tcp).
@@ -37,8 +39,12 @@ import { buildProgram, parseKv } from './lib/native.js';
 import { run, sleep, startServer, type Server } from './lib/proc.js';
 
 export type SutKind = 'go' | 'c';
-export type Variant = 'plain' | 'recording' | 'hooked-no-gw';
+export type Variant = 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink';
+/** The default variants. */
 export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
+const ALL_VARIANTS: readonly Variant[] = ['plain', 'recording', 'recording-sink', 'hooked-no-gw'];
+/** Variants that export to a receiver whose CPU is counted (the gateway, or the sink). */
+const exporting = (v: Variant): boolean => v === 'recording' || v === 'recording-sink';
 export type Pin = 'none' | '0' | '1' | 'any';
 export type GrpcTransport = 'tcp' | 'unix';
 
@@ -155,6 +161,21 @@ export async function startGatewayProc(
   };
 }
 
+const GO_HOOKS = fileURLToPath(new URL('../go-hooks/', import.meta.url));
+
+/** go-hooks/cmd/koala-bench-sink, built into dir and started on cpus. */
+async function startSink(dir: string, cpus: string | undefined): Promise<Server> {
+  const bin = join(dir, 'koala-bench-sink');
+  const r = spawnSync('go', ['build', '-o', bin, './cmd/koala-bench-sink'], {
+    cwd: GO_HOOKS,
+    encoding: 'utf8',
+    env: { ...process.env, GOTOOLCHAIN: 'local' },
+  });
+  if (r.status !== 0) throw new Error(`go build koala-bench-sink: ${r.stderr}`);
+  const [cmd, args] = onCpu(cpus, bin, []);
+  return startServer(cmd, args, /^listening (\S+)$/);
+}
+
 interface Deps {
   downstreams: Downstreams;
   stop(): Promise<void>;
@@ -231,6 +252,11 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const deps = await startDeps(o.sut);
   if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
   const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc });
+  if (variants.includes('recording-sink') && o.sut !== 'go') throw new Error('recording-sink is for the Go SUT only');
+  const sinkDir = mkdtempSync(join(tmpdir(), 'koala-bench-sink-'));
+  const sink = variants.includes('recording-sink') ? await startSink(sinkDir, gwCpus) : undefined;
+  /** The process that receives what variant v exports: its CPU is counted per run. */
+  const receiverPid = (v: Variant): number => (v === 'recording-sink' ? (sink as Server).pid : gw.pid);
   const suts = new Map<Variant, Sut>();
   let cBuild: { bin: string; cleanup(): void } | undefined;
   let recordingRequests = 0;
@@ -250,7 +276,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       const [cmd, args] = onCpu(sutCpus, exe, o.sut === 'c' ? ['0'] : []);
       const noGw = `127.0.0.1:${await freePort()}`;
       const env: Record<string, string> = { KOALA_LOG_LEVEL: 'WARN' };
-      if (o.sut === 'go') env.KOALA_AGENT_GRPC_ADDR = v === 'recording' ? gw.grpc : noGw;
+      if (o.sut === 'go') env.KOALA_AGENT_GRPC_ADDR = v === 'recording' ? gw.grpc : v === 'recording-sink' ? (sink?.ready[1] as string) : noGw;
       suts.set(
         v,
         await startSut(cmd, args, {
@@ -275,15 +301,15 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const sut = sutOf(v);
         const load = uptime();
         const s0 = cpuMs(sut.pid);
-        const g0 = cpuMs(gw.pid);
-        const b0 = readBytes(gw.pid);
+        const g0 = cpuMs(receiverPid(v));
+        const b0 = readBytes(receiverPid(v));
         const kv = await loadgen(sut.port, o.conns, o.seconds * 1000, path, toolCpus);
         const s1 = cpuMs(sut.pid);
         const t1 = Date.now();
         await gw.drain();
         const drainMs = Math.max(0, Date.now() - t1 - 400);
-        const g1 = cpuMs(gw.pid);
-        const b1 = readBytes(gw.pid);
+        const g1 = cpuMs(receiverPid(v));
+        const b1 = readBytes(receiverPid(v));
         const requests = kv.requests ?? 0;
         if (v === 'recording') recordingRequests += requests;
         runs.push({
@@ -311,6 +337,8 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
     }
   } finally {
     for (const s of suts.values()) await s.stop();
+    await sink?.stop();
+    rmSync(sinkDir, { recursive: true, force: true });
     gwTotals = await gw.stop().catch(() => gwTotals);
     await deps.stop();
     cBuild?.cleanup();
@@ -377,17 +405,17 @@ export function table(res: MatrixResult, title: string): string {
   const lines = [
     title,
     '',
-    '| variant | req/s | vs plain | p50 ms | p99 ms | errors | SUT CPU us/req | gateway CPU us/req | total CPU us/req | gw bytes read/req | load (1 min) |',
+    '| variant | req/s | vs plain | p50 ms | p99 ms | errors | SUT CPU us/req | gateway (or sink) CPU us/req | total CPU us/req | gw bytes read/req | load (1 min) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
-  const variants = VARIANTS.filter((v) => res.runs.some((r) => r.variant === v));
+  const variants = ALL_VARIANTS.filter((v) => res.runs.some((r) => r.variant === v));
   for (const v of variants) {
     const s = summarize(res.runs, v);
-    const gwUs = v === 'recording' ? s.gwUsPerReq : 0;
+    const gwUs = exporting(v) ? s.gwUsPerReq : 0;
     lines.push(
       `| ${v} | ${s.rps.toFixed(0)} | ${(s.rps / p.rps).toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.errors} | ` +
-        `${s.sutUsPerReq.toFixed(0)} | ${v === 'recording' ? gwUs.toFixed(0) : '-'} | ${(s.sutUsPerReq + gwUs).toFixed(0)} | ` +
-        `${v === 'recording' ? s.gwBytesPerReq.toFixed(0) : '-'} | ${s.load} |`,
+        `${s.sutUsPerReq.toFixed(0)} | ${exporting(v) ? gwUs.toFixed(0) : '-'} | ${(s.sutUsPerReq + gwUs).toFixed(0)} | ` +
+        `${exporting(v) ? s.gwBytesPerReq.toFixed(0) : '-'} | ${s.load} |`,
     );
   }
   const rounds = res.runs.filter((r) => r.variant === 'plain').length;
