@@ -39,7 +39,9 @@ func (countingCodec) Unmarshal(data mem.BufferSlice, _ any) error {
 	return nil
 }
 
-type sink struct{ pb.UnimplementedAgentServiceServer }
+type sink struct {
+	pb.UnimplementedAgentServiceServer
+}
 
 func (sink) Connect(stream pb.AgentService_ConnectServer) error {
 	for {

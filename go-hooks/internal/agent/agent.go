@@ -55,8 +55,8 @@ func Start(cfg Config) {
 }
 
 // Publish hands one event to the agent without blocking. The agent assigns its seq and encodes it
-// at once: r and its payload are not retained. Beyond the buffer bound the
-// event is dropped and counted. Before Start, events are discarded.
+// at once: r and its payload are not retained. Beyond the buffer bound the event is dropped and
+// counted. Before Start, events are discarded.
 func Publish(r *Record) {
 	if a := global.Load(); a != nil {
 		a.q.push(r)

@@ -160,10 +160,13 @@ func (q *queue) pushSlow(r *Record) {
 		// The seq is not known yet: room for its largest encoding.
 		entry := batchEntrySize(r.eventSize()) + 10
 		q.mu.Lock()
-		first := q.makeRoomLocked(entry)
+		first, sealed := q.makeRoomLocked(entry)
 		q.mu.Unlock()
 		if first {
 			signal(q.notify)
+		}
+		if sealed {
+			signal(q.full)
 		}
 		onSystemStack(pushOnSystemStack, unsafe.Pointer(r))
 	}
@@ -179,21 +182,22 @@ func (q *queue) pushSlow(r *Record) {
 
 // makeRoomLocked makes the current batch able to take an entry of entry bytes: a larger buffer
 // while the batch is within its limits, else a new batch (sealing the current one). It reports
-// whether the queue was empty, so the sender is to be woken.
-func (q *queue) makeRoomLocked(entry int) (first bool) {
+// whether the queue was empty and whether it sealed a batch: either way the sender is to be woken.
+func (q *queue) makeRoomLocked(entry int) (first, sealed bool) {
 	b := q.cur
 	if b != nil && b.events < batchEvents && len(b.buf)+entry <= batchHeaderRoom+batchBytes {
 		if cap(b.buf)-len(b.buf) < entry {
 			b.buf = slices.Grow(b.buf, max(entry, cap(b.buf)))
 		}
-		return false
+		return false, false
 	}
 	first = b == nil && len(q.sealed) == 0
 	if b != nil && b.events > 0 {
 		q.sealed = append(q.sealed, b)
+		sealed = true
 	}
 	q.cur = &batch{buf: q.pool.get(max(q.lastSize, batchHeaderRoom+entry))[:batchHeaderRoom]}
-	return first
+	return first, sealed
 }
 
 func (b *batch) add(events int, lost uint64, cost int) {
@@ -216,7 +220,7 @@ func (q *queue) pushDropReport(now uint64) bool {
 	r := Record{TsNs: now, Kind: pb.EventKind_EVENT_KIND_DROP_REPORT, seq: q.nextSeq, More: m}
 	q.droppedEvents, q.droppedBytes = 0, 0
 	size := r.eventSize()
-	first := q.makeRoomLocked(batchEntrySize(size))
+	first, sealed := q.makeRoomLocked(batchEntrySize(size))
 	b := q.cur
 	b.buf = r.appendBatchEntry(b.buf, size)
 	// Its counts are lost with it if its batch is: they go back to the counters then.
@@ -228,7 +232,7 @@ func (q *queue) pushDropReport(now uint64) bool {
 	if first {
 		signal(q.notify)
 	}
-	if full {
+	if sealed || full {
 		signal(q.full)
 	}
 	return true
@@ -265,7 +269,8 @@ func (q *queue) take() *batch {
 		if len(q.sealed) == 0 {
 			q.sealed = nil
 		}
-	case q.cur != nil:
+	case q.cur != nil && q.cur.events > 0:
+		// (A batch with none yet was just made for a push that is about to fill it.)
 		b, q.cur = q.cur, nil
 	default:
 		return nil
