@@ -83,19 +83,7 @@ function writeInbound(w: LineWriter, i: Inbound): void {
   writeAddress(w, i.peer);
   w.ascii(',"local":');
   writeAddress(w, i.local);
-  w.ascii(',"requestNs":"');
-  w.ascii(i.requestNs.toString());
-  w.ascii('","responseNs":"');
-  w.ascii(i.responseNs.toString());
-  w.ascii('","requestLen":"');
-  w.ascii(i.requestLen.toString());
-  w.ascii('","responseLen":"');
-  w.ascii(i.responseLen.toString());
-  w.ascii('","request":');
-  w.bytes(i.request);
-  w.ascii(',"response":');
-  w.bytes(i.response);
-  w.ascii('}');
+  writeExchange(w, i);
 }
 
 function writeTalk(w: LineWriter, t: Talk): void {
@@ -113,18 +101,23 @@ function writeTalk(w: LineWriter, t: Talk): void {
   w.ascii(t.tid.toString());
   w.ascii('","oneWay":');
   w.ascii(t.oneWay ? 'true' : 'false');
+  writeExchange(w, t);
+}
+
+/** The fields an inbound exchange and a talk share, which end both objects. */
+function writeExchange(w: LineWriter, x: Inbound | Talk): void {
   w.ascii(',"requestNs":"');
-  w.ascii(t.requestNs.toString());
+  w.ascii(x.requestNs.toString());
   w.ascii('","responseNs":"');
-  w.ascii(t.responseNs.toString());
+  w.ascii(x.responseNs.toString());
   w.ascii('","requestLen":"');
-  w.ascii(t.requestLen.toString());
+  w.ascii(x.requestLen.toString());
   w.ascii('","responseLen":"');
-  w.ascii(t.responseLen.toString());
+  w.ascii(x.responseLen.toString());
   w.ascii('","request":');
-  w.bytes(t.request);
+  w.bytes(x.request);
   w.ascii(',"response":');
-  w.bytes(t.response);
+  w.bytes(x.response);
   w.ascii('}');
 }
 
