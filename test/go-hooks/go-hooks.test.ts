@@ -42,6 +42,8 @@ describe('go-hooks Go tests', function () {
   it('go vet ./... with -tags koala_go and the overlay', () => expectGo(['vet', '-tags', 'koala_go', '-overlay', overlay, './...']));
   it('go test -race ./... with -tags koala_go and the overlay (recorder-only build)', () =>
     expectGo(['test', '-race', '-count=1', '-vet=off', '-tags', 'koala_go', '-overlay', overlay, './...']));
+  it('go test ./... with -tags koala_go and the overlay, without -race (the agent works on the system stack)', () =>
+    expectGo(['test', '-count=1', '-vet=off', '-tags', 'koala_go', '-overlay', overlay, './...']));
   it('go test -race with -tags koala_go,koala_recorder,koala_replayer (replay redirect)', () =>
     expectGo(['test', '-race', '-count=1', '-vet=off', '-tags', 'koala_go,koala_recorder,koala_replayer', '-overlay', overlay, './internal/hooks/']));
 });
