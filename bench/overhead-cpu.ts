@@ -253,8 +253,8 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
   const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc });
   if (variants.includes('recording-sink') && o.sut !== 'go') throw new Error('recording-sink is for the Go SUT only');
-  const sinkDir = mkdtempSync(join(tmpdir(), 'koala-bench-sink-'));
-  const sink = variants.includes('recording-sink') ? await startSink(sinkDir, gwCpus) : undefined;
+  const sinkDir = variants.includes('recording-sink') ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
+  const sink = sinkDir ? await startSink(sinkDir, gwCpus) : undefined;
   /** The process that receives what variant v exports: its CPU is counted per run. */
   const receiverPid = (v: Variant): number => (v === 'recording-sink' ? (sink as Server).pid : gw.pid);
   const suts = new Map<Variant, Sut>();
@@ -338,7 +338,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   } finally {
     for (const s of suts.values()) await s.stop();
     await sink?.stop();
-    rmSync(sinkDir, { recursive: true, force: true });
+    if (sinkDir) rmSync(sinkDir, { recursive: true, force: true });
     gwTotals = await gw.stop().catch(() => gwTotals);
     await deps.stop();
     cBuild?.cleanup();

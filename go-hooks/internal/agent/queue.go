@@ -37,9 +37,6 @@ type batch struct {
 	charged    int // what the batch counts against the bound: see eventCost
 }
 
-// wire is the batch as one encoded AgentMessage; the batch is spent afterwards.
-func (b *batch) wire() []byte { return b.buf[b.writeHeader():] }
-
 // writeHeader fills the AgentMessage.batch tag and length in front of the entries and returns
 // where the message starts.
 func (b *batch) writeHeader() int {
@@ -140,10 +137,7 @@ func pushOnSystemStack(p unsafe.Pointer) {
 	}
 	q.nextSeq++
 	b.buf = r.appendBatchEntry(b.buf, size) // within capacity: no allocation
-	b.events++
-	b.lostEvents++
-	b.lostBytes += lostBytes(r)
-	b.charged += cost
+	b.add(1, lostBytes(r), cost)
 	q.bytes += cost
 	if b.events >= batchEvents {
 		r.status = statusFull
@@ -200,10 +194,10 @@ func (q *queue) makeRoomLocked(entry int) (first, sealed bool) {
 	return first, sealed
 }
 
-func (b *batch) add(events int, lost uint64, cost int) {
-	b.events += events
-	b.lostEvents += uint64(events)
-	b.lostBytes += lost
+func (b *batch) add(lostEvents, lostBytes uint64, cost int) {
+	b.events++
+	b.lostEvents += lostEvents
+	b.lostBytes += lostBytes
 	b.charged += cost
 }
 
@@ -224,8 +218,7 @@ func (q *queue) pushDropReport(now uint64) bool {
 	b := q.cur
 	b.buf = r.appendBatchEntry(b.buf, size)
 	// Its counts are lost with it if its batch is: they go back to the counters then.
-	b.add(1, m.droppedBytes, eventCost(&r))
-	b.lostEvents += m.droppedEvents - 1
+	b.add(m.droppedEvents, m.droppedBytes, eventCost(&r))
 	q.bytes += eventCost(&r)
 	full := q.sealFullLocked()
 	q.mu.Unlock()

@@ -83,7 +83,7 @@ func TestBatchWireIsAnAgentMessage(t *testing.T) {
 			q.push(&Record{Kind: pb.EventKind_EVENT_KIND_SEND, Tid: int64(i), Payload: make([]byte, 10*i)}) // under batchBytes in all
 		}
 		var msg pb.AgentMessage
-		if err := proto.Unmarshal(q.take().wire(), &msg); err != nil {
+		if err := proto.Unmarshal(wire(q.take()), &msg); err != nil {
 			t.Fatalf("%d events: %v", n, err)
 		}
 		evs := msg.GetBatch().GetEvents()
@@ -105,7 +105,7 @@ func TestPublishCopiesThePayload(t *testing.T) {
 	q.push(&Record{Kind: pb.EventKind_EVENT_KIND_RECV, Payload: buf})
 	copy(buf, "XXXXX")
 	var msg pb.AgentMessage
-	if err := proto.Unmarshal(q.take().wire(), &msg); err != nil {
+	if err := proto.Unmarshal(wire(q.take()), &msg); err != nil {
 		t.Fatal(err)
 	}
 	if got := string(msg.GetBatch().GetEvents()[0].GetPayload()); got != "first" {
@@ -146,3 +146,6 @@ func BenchmarkPushSend(b *testing.B) {
 		}
 	}
 }
+
+// wire is a taken batch as the one encoded AgentMessage the sender would send.
+func wire(b *batch) []byte { return b.buf[b.writeHeader():] }

@@ -14,6 +14,3 @@ type queueLock = sync.Mutex
 
 // onSystemStack calls fn(arg) on the current stack.
 func onSystemStack(fn func(unsafe.Pointer), arg unsafe.Pointer) { fn(arg) }
-
-// onSystemStackActive reports whether onSystemStack really switches stacks (tests).
-const onSystemStackActive = false

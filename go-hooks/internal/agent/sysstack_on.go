@@ -16,6 +16,3 @@ type queueLock = runtime.KoalaMutex
 // byte it adds there can make the runtime grow (copy) that goroutine's stack. arg must stay valid
 // until fn returns and is not retained.
 func onSystemStack(fn func(unsafe.Pointer), arg unsafe.Pointer) { runtime.KoalaSystemstack(fn, arg) }
-
-// onSystemStackActive reports whether onSystemStack really switches stacks (tests).
-const onSystemStackActive = true

@@ -97,8 +97,8 @@ const (
 
 // onIO reports a read or write. It runs at the deepest point of the SUT's calls, so its common
 // case keeps the frames below it few and small: a few hundred bytes more can make the runtime grow
-// (copy) the stack of every goroutine that makes such a call, a cost measured at several
-// microseconds per request. The rest is in onIOSlow.
+// (copy) the stack of every goroutine that makes such a call (several microseconds per request
+// on the bench SUT, by its profiles; docs/go.md). The rest is in onIOSlow.
 func onIO(fd int, id uint64, role uint8, write bool, p []byte, eof bool, laddr, raddr net.Addr) {
 	defer discard()
 	if gid.Excluded() {
@@ -112,14 +112,17 @@ func onIO(fd int, id uint64, role uint8, write bool, p []byte, eof bool, laddr, 
 		return
 	}
 	var ev agent.Record
-	ev.Kind = pb.EventKind_EVENT_KIND_RECV
-	if write {
-		ev.Kind = pb.EventKind_EVENT_KIND_SEND
-	}
-	stamp(&ev, ev.Kind)
+	stamp(&ev, ioKind(write))
 	ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM
 	ev.Payload, ev.PayloadLen = p, uint64(len(p)) // copied into the agent's buffer by publish
 	publish(&ev)
+}
+
+func ioKind(write bool) pb.EventKind {
+	if write {
+		return pb.EventKind_EVENT_KIND_SEND
+	}
+	return pb.EventKind_EVENT_KIND_RECV
 }
 
 // claimSession makes the first goroutine to read a request from an accepted connection the root
@@ -138,11 +141,7 @@ func claimSession() {
 //go:noinline
 func onIOSlow(fd int, id uint64, role uint8, write bool, p []byte, eof bool, laddr, raddr net.Addr) {
 	var ev agent.Record
-	if write {
-		stamp(&ev, pb.EventKind_EVENT_KIND_SEND)
-	} else {
-		stamp(&ev, pb.EventKind_EVENT_KIND_RECV)
-	}
+	stamp(&ev, ioKind(write))
 	ev.ConnId, ev.Fd, ev.SocketType = id, int32(fd), pb.SocketType_SOCKET_TYPE_STREAM
 	if role == roleUnknown {
 		ev.More = &agent.RecordMore{Local: fromAddr(laddr), Peer: fromAddr(raddr)}
