@@ -74,10 +74,9 @@ static int parse_size(const char *name, const char *v, size_t def, size_t min, s
 }
 
 static int parse_level(const char *v) {
-  static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"};
   if (!v || !*v) return KOALA_LOG_WARN;
   for (int i = 0; i <= KOALA_LOG_OFF; i++) {
-    if (strcasecmp(v, names[i]) == 0) return i;
+    if (strcasecmp(v, koala_log_level_names[i]) == 0) return i;
   }
   return -1;
 }

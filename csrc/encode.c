@@ -79,7 +79,7 @@ static uint8_t *put_field_addr(uint8_t *p, unsigned field, const struct koala_ad
 
 static uint64_t i32(int32_t v) { return (uint64_t)(int64_t)v; }
 
-static size_t event_size(const struct koala_event *e) {
+size_t koala_event_size(const struct koala_event *e) {
   return field_varint_size(1, e->seq) + field_varint_size(2, e->ts_ns) +
          field_varint_size(3, (uint64_t)e->tid) + field_varint_size(4, (uint64_t)e->vtid) +
          field_varint_size(5, e->kind) + field_varint_size(6, e->conn_id) +
@@ -92,14 +92,11 @@ static size_t event_size(const struct koala_event *e) {
          field_varint_size(19, i32(e->err));
 }
 
-size_t koala_event_field_size(const struct koala_event *ev) {
-  size_t n = event_size(ev);
-  return tag_size(1) + varint_size(n) + n;
-}
+size_t koala_event_field_size(size_t event_size) { return tag_size(1) + varint_size(event_size) + event_size; }
 
-uint8_t *koala_encode_event_field(uint8_t *p, const struct koala_event *e) {
+uint8_t *koala_encode_event_field(uint8_t *p, const struct koala_event *e, size_t event_size) {
   p = put_tag(p, 1, WT_LEN);
-  p = put_varint(p, event_size(e));
+  p = put_varint(p, event_size);
   p = put_field_varint(p, 1, e->seq);
   p = put_field_varint(p, 2, e->ts_ns);
   p = put_field_varint(p, 3, (uint64_t)e->tid);

@@ -75,10 +75,12 @@ struct koala_hello {
 /* Largest frame prefix koala_batch_prefix writes: 4-byte length, tag, 10-byte varint. */
 #define KOALA_BATCH_PREFIX_MAX 15
 
-/* Bytes one event takes inside EventBatch (tag + length + message). */
-size_t koala_event_field_size(const struct koala_event *ev);
-/* Writes the EventBatch field for ev at p; returns the end. */
-uint8_t *koala_encode_event_field(uint8_t *p, const struct koala_event *ev);
+/* Bytes of ev's Event message. */
+size_t koala_event_size(const struct koala_event *ev);
+/* Bytes one event of event_size bytes takes inside EventBatch (tag + length + message). */
+size_t koala_event_field_size(size_t event_size);
+/* Writes the EventBatch field for ev at p; event_size is koala_event_size(ev). Returns the end. */
+uint8_t *koala_encode_event_field(uint8_t *p, const struct koala_event *ev, size_t event_size);
 /* Writes the frame length and AgentMessage.batch header for a body of body_len bytes into out;
  * returns how many bytes it wrote. The frame is out[0..ret) followed by the body. */
 size_t koala_batch_prefix(uint8_t out[KOALA_BATCH_PREFIX_MAX], size_t body_len);

@@ -16,12 +16,6 @@
 #include "real.h"
 #include "record.h"
 
-#define NO_REAL()    \
-  do {               \
-    errno = ENOSYS;  \
-    return -1;       \
-  } while (0)
-
 /* What a send-like call does, decided before the real call. */
 struct out_plan {
   uint64_t slot;
@@ -119,6 +113,16 @@ static void record_in_buf(int fd, uint64_t slot, const void *buf, ssize_t n, siz
   record_in(fd, slot, &iov, 1, n, asked);
 }
 
+/* Records what a send-like call sent, when its plan says so (a datagram even when empty). */
+static void finish_out(int fd, const struct out_plan *pl, const struct iovec *iov, int iovcnt, ssize_t n) {
+  if (pl->record && n >= 0 && (n > 0 || pl->dst)) record_out(fd, pl, iov, iovcnt, (size_t)n);
+}
+
+static void finish_out_buf(int fd, const struct out_plan *pl, const void *buf, ssize_t n) {
+  struct iovec iov = {(void *)buf, n > 0 ? (size_t)n : 0};
+  finish_out(fd, pl, &iov, 1, n);
+}
+
 /* Descriptors passed with SCM_RIGHTS are new generations of their numbers. */
 static void forget_passed_fds(const struct msghdr *msg) {
   if (!msg->msg_control || !msg->msg_controllen) return;
@@ -137,10 +141,7 @@ KOALA_HOOK ssize_t send(int fd, const void *buf, size_t len, int flags) {
   struct out_plan pl;
   plan_out(fd, NULL, 0, &pl);
   ssize_t n = pl.suppress ? (ssize_t)len : real(fd, buf, len, flags);
-  if (pl.record && n >= 0 && (n > 0 || pl.dst)) {
-    struct iovec iov = {(void *)buf, (size_t)n};
-    record_out(fd, &pl, &iov, 1, (size_t)n);
-  }
+  finish_out_buf(fd, &pl, buf, n);
   return n;
 }
 
@@ -154,10 +155,7 @@ KOALA_HOOK ssize_t sendto(int fd, const void *buf, size_t len, int flags, __CONS
   struct out_plan pl;
   plan_out(fd, addr, alen, &pl);
   ssize_t n = pl.suppress ? (ssize_t)len : real(fd, buf, len, flags, addr, alen);
-  if (pl.record && n >= 0 && (n > 0 || pl.dst)) {
-    struct iovec iov = {(void *)buf, (size_t)n};
-    record_out(fd, &pl, &iov, 1, (size_t)n);
-  }
+  finish_out_buf(fd, &pl, buf, n);
   return n;
 }
 
@@ -168,7 +166,7 @@ KOALA_HOOK ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
   struct out_plan pl;
   plan_out(fd, msg->msg_name, msg->msg_namelen, &pl);
   ssize_t n = pl.suppress ? (ssize_t)iov_total(msg->msg_iov, (int)msg->msg_iovlen) : real(fd, msg, flags);
-  if (pl.record && n >= 0 && (n > 0 || pl.dst)) record_out(fd, &pl, msg->msg_iov, (int)msg->msg_iovlen, (size_t)n);
+  finish_out(fd, &pl, msg->msg_iov, (int)msg->msg_iovlen, n);
   return n;
 }
 
@@ -179,10 +177,7 @@ KOALA_HOOK ssize_t write(int fd, const void *buf, size_t len) {
   struct out_plan pl;
   plan_out(fd, NULL, 0, &pl);
   ssize_t n = pl.suppress ? (ssize_t)len : real(fd, buf, len);
-  if (pl.record && n >= 0 && (n > 0 || pl.dst)) {
-    struct iovec iov = {(void *)buf, (size_t)n};
-    record_out(fd, &pl, &iov, 1, (size_t)n);
-  }
+  finish_out_buf(fd, &pl, buf, n);
   return n;
 }
 
@@ -193,7 +188,7 @@ KOALA_HOOK ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
   struct out_plan pl;
   plan_out(fd, NULL, 0, &pl);
   ssize_t n = pl.suppress ? (ssize_t)iov_total(iov, iovcnt) : real(fd, iov, iovcnt);
-  if (pl.record && n >= 0 && (n > 0 || pl.dst)) record_out(fd, &pl, iov, iovcnt, (size_t)n);
+  finish_out(fd, &pl, iov, iovcnt, n);
   return n;
 }
 

@@ -18,12 +18,6 @@
 #include "replay.h"
 #include "writer.h"
 
-#define NO_REAL()    \
-  do {               \
-    errno = ENOSYS;  \
-    return -1;       \
-  } while (0)
-
 static void emit_close(int fd, uint64_t v, int err) {
   if (KOALA_FD_STATE(v) != KOALA_FD_STREAM || !(v & KOALA_FD_ANNOUNCED)) return;
   struct koala_emit e = {.kind = KOALA_EV_CLOSE, .socket_type = KOALA_SOCK_STREAM, .fd = fd,

@@ -7,6 +7,13 @@
 
 #define KOALA_HOOK __attribute__((visibility("default")))
 
+/* A hook whose libc function could not be found fails the call as unsupported. */
+#define NO_REAL()    \
+  do {               \
+    errno = ENOSYS;  \
+    return -1;       \
+  } while (0)
+
 /* glibc declares socket-address parameters as transparent unions under _GNU_SOURCE. */
 #if defined(__USE_GNU) && !defined(__cplusplus)
 #define KOALA_SA(a) ((a).__sockaddr__)

@@ -11,7 +11,7 @@
 int koala_log_level = KOALA_LOG_WARN;
 int koala_log_fd = 2;
 
-static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"};
+const char *const koala_log_level_names[KOALA_LOG_OFF + 1] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"};
 
 int koala_log_open(const char *spec) {
   if (!spec || !*spec || strcmp(spec, "STDERR") == 0) {
@@ -37,7 +37,7 @@ int koala_log_open(const char *spec) {
 void koala_log_write(int level, const char *fmt, ...) {
   char line[1024];
   int lv = level < 0 ? 0 : level > KOALA_LOG_OFF ? KOALA_LOG_OFF : level;
-  int n = snprintf(line, sizeof line, "[koala] %s pid=%d ", names[lv], (int)getpid());
+  int n = snprintf(line, sizeof line, "[koala] %s pid=%d ", koala_log_level_names[lv], (int)getpid());
   va_list ap;
   va_start(ap, fmt);
   int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

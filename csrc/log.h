@@ -13,6 +13,8 @@ enum koala_log_level {
 };
 
 extern int koala_log_level;
+/* Names of the levels, indexed by level (KOALA_LOG_FILE / KOALA_LOG_LEVEL spelling). */
+extern const char *const koala_log_level_names[KOALA_LOG_OFF + 1];
 /* The descriptor logs go to (protected from the application's close like the agent socket). */
 extern int koala_log_fd;
 

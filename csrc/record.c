@@ -40,8 +40,6 @@ static uint8_t *begin(const struct koala_emit *e, int first, size_t payload_n, u
   r->conn_id = e->conn_id;
   r->listen_conn_id = e->listen_conn_id;
   r->payload_len = payload_len;
-  r->dropped_events = 0;
-  r->dropped_bytes = 0;
   uint8_t *p = (uint8_t *)(r + 1);
   if (ll) memcpy(p, e->local, ll);
   p += ll;
@@ -52,13 +50,16 @@ static uint8_t *begin(const struct koala_emit *e, int first, size_t payload_n, u
   return p + ol;
 }
 
-/* Copies n bytes starting at byte offset *skip of the iov sequence, advancing the cursor. */
+/* Copies n bytes starting at byte offset *skip of the iov sequence, advancing the cursor; with
+ * dst NULL it only advances (the ring was full: nothing to copy into). */
 static void copy_iov(uint8_t *dst, const struct iovec *iov, int iovcnt, int *idx, size_t *skip, size_t n) {
   while (n && *idx < iovcnt) {
     size_t avail = iov[*idx].iov_len - *skip;
     size_t c = avail < n ? avail : n;
-    memcpy(dst, (const uint8_t *)iov[*idx].iov_base + *skip, c);
-    dst += c;
+    if (dst) {
+      memcpy(dst, (const uint8_t *)iov[*idx].iov_base + *skip, c);
+      dst += c;
+    }
     n -= c;
     *skip += c;
     if (*skip == iov[*idx].iov_len) {
@@ -81,18 +82,9 @@ void koala_emit_iov(const struct koala_emit *e, const struct iovec *iov, int iov
     size_t c = copy_total - pos < KOALA_CHUNK ? copy_total - pos : KOALA_CHUNK;
     int last = pos + c == copy_total;
     uint8_t *dst = begin(e, pos == 0, c, c + (last ? n - copy_total : 0), &r);
-    if (dst) {
-      copy_iov(dst, iov, iovcnt, &idx, &skip, c);
-      koala_ring_publish(&koala_ring, &r->h);
-    } else {
-      /* Keep the cursor in step with the bytes we did not copy. */
-      uint8_t sink[256];
-      for (size_t left = c; left;) {
-        size_t k = left < sizeof sink ? left : sizeof sink;
-        copy_iov(sink, iov, iovcnt, &idx, &skip, k);
-        left -= k;
-      }
-    }
+    /* Dropped (ring full): the cursor still moves past the bytes not copied. */
+    copy_iov(dst, iov, iovcnt, &idx, &skip, c);
+    if (dst) koala_ring_publish(&koala_ring, &r->h);
     pos += c;
   }
 }

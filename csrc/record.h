@@ -21,7 +21,7 @@ struct koala_rec {
   uint32_t payload_n, pad2;
   uint64_t ts_ns;
   int64_t tid, vtid, flags;
-  uint64_t conn_id, listen_conn_id, payload_len, dropped_events, dropped_bytes;
+  uint64_t conn_id, listen_conn_id, payload_len;
   /* then local, peer and original_dst sockaddr bytes, then the payload */
 };
 

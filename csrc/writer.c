@@ -182,7 +182,7 @@ static int drain_once(int fd, uint8_t *scratch) {
     ev.kind = KOALA_EV_DROP_REPORT;
     ev.dropped_events = de - reported_events;
     ev.dropped_bytes = db - reported_bytes;
-    p = koala_encode_event_field(p, &ev);
+    p = koala_encode_event_field(p, &ev, koala_event_size(&ev));
     reported_events = de;
     reported_bytes = db;
     count++;
@@ -193,9 +193,9 @@ static int drain_once(int fd, uint8_t *scratch) {
     if (!r) break;
     to_event(r, &ev);
     ev.seq = next_seq + 1;
-    size_t need = koala_event_field_size(&ev);
-    if (p + need > limit) break;
-    p = koala_encode_event_field(p, &ev);
+    size_t size = koala_event_size(&ev);
+    if (p + koala_event_field_size(size) > limit) break;
+    p = koala_encode_event_field(p, &ev, size);
     next_seq++;
     lost_bytes += r->payload_len;
     end = next;

@@ -16,8 +16,9 @@ static void batch(const struct koala_event *evs, int n) {
   uint8_t *body = buf + KOALA_BATCH_PREFIX_MAX, *p = body;
   size_t expect = 0;
   for (int i = 0; i < n; i++) {
-    expect += koala_event_field_size(&evs[i]);
-    p = koala_encode_event_field(p, &evs[i]);
+    size_t size = koala_event_size(&evs[i]);
+    expect += koala_event_field_size(size);
+    p = koala_encode_event_field(p, &evs[i], size);
   }
   if ((size_t)(p - body) != expect) printf("size mismatch\n");
   uint8_t prefix[KOALA_BATCH_PREFIX_MAX];
