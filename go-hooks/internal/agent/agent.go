@@ -36,7 +36,6 @@ type agent struct {
 	bypass   atomic.Pointer[bypassSet] // env + gateway config + the gateway itself
 	stop     chan struct{}             // closed by tests to end the run loop
 	done     chan struct{}             // closed when the run loop has ended
-	connects atomic.Int64              // successful stream starts (tests, logs)
 }
 
 var (

@@ -73,13 +73,6 @@ func (r *Record) ToEvent() *pb.Event {
 // built. record_test.go checks it against the generated code field by field. proto3 leaves zero
 // scalars and empty bytes out; a present sub-message is written even when empty.
 
-func sizeVarintField(num protowire.Number, v uint64) int {
-	if v == 0 {
-		return 0
-	}
-	return protowire.SizeTag(num) + protowire.SizeVarint(v)
-}
-
 func appendVarintField(b []byte, num protowire.Number, v uint64) []byte {
 	if v == 0 {
 		return b
@@ -93,9 +86,10 @@ func sizeBytesField(num protowire.Number, n int) int {
 }
 
 func addressSize(a *pb.Address) int {
-	return sizeVarintField(1, uint64(a.Family)) +
+	// Fields 1 to 4: one-byte tags.
+	return varintFieldSize(uint64(a.Family)) +
 		bytesFieldSize(2, len(a.Ip)) +
-		sizeVarintField(3, uint64(a.Port)) +
+		varintFieldSize(uint64(a.Port)) +
 		bytesFieldSize(4, len(a.Path))
 }
 

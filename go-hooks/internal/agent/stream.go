@@ -89,7 +89,6 @@ func (a *agent) session() error {
 	if err := stream.Send(&pb.AgentMessage{Body: &pb.AgentMessage_Hello{Hello: a.hello()}}); err != nil {
 		return a.stopped(err)
 	}
-	a.connects.Add(1)
 	a.log.infof("connected to gateway %s", a.set.gatewayAddr)
 
 	recvErr := make(chan error, 1)

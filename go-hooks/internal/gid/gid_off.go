@@ -19,6 +19,3 @@ func SetFlags(f uint32) {}
 
 // SetOnExit sets the function called when a goroutine with FlagTracked exits.
 func SetOnExit(f func(goid, owner uint64)) {}
-
-// PatchVersion is the runtime's koala patch version.
-const PatchVersion = 0

@@ -29,5 +29,10 @@ func SetFlags(f uint32) { runtime.KoalaSetFlags(f) }
 // SetOnExit sets the function called when a goroutine with FlagTracked exits.
 func SetOnExit(f func(goid, owner uint64)) { runtime.KoalaSetOnExit(f) }
 
-// PatchVersion is the runtime's koala patch version.
-const PatchVersion = runtime.KoalaPatchVersion
+// An overlay made by another go-hooks version stops the build here rather than at a missing
+// runtime.Koala* name: "koala go flags" makes one for this version.
+const koala_overlay_is_from_another_go_hooks_version_rerun_koala_go_flags = uint(overlayVersion-runtime.KoalaPatchVersion) +
+	uint(runtime.KoalaPatchVersion-overlayVersion)
+
+// overlayVersion is the runtime patch version this go-hooks is written for (overlay.PatchVersion).
+const overlayVersion = 2

@@ -4,8 +4,6 @@ package hooks
 
 import (
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/koala-replay/koala/go-hooks/internal/agent"
@@ -18,7 +16,8 @@ var installOnce sync.Once
 func Install() {
 	installOnce.Do(func() {
 		installHooks()
-		agent.Start(agent.Config{SUTName: sutName(), Mode: AllowedMode(), GatewayAddr: gatewayAddr()})
+		// The agent reads KOALA_SUT_NAME and KOALA_AGENT_GRPC_ADDR itself.
+		agent.Start(agent.Config{Mode: AllowedMode()})
 	})
 }
 
@@ -32,21 +31,4 @@ func installHooks() {
 		Datagram:  onDatagram,
 		Close:     onClose,
 	})
-}
-
-func sutName() string {
-	if n := os.Getenv("KOALA_SUT_NAME"); n != "" {
-		return n
-	}
-	if exe, err := os.Executable(); err == nil {
-		return filepath.Base(exe)
-	}
-	return filepath.Base(os.Args[0])
-}
-
-func gatewayAddr() string {
-	if a := os.Getenv("KOALA_AGENT_GRPC_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:2517"
 }

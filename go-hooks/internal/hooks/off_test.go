@@ -12,7 +12,8 @@ import (
 )
 
 // TestWithoutTagNothingIsRecorded uses every API call and a loopback conversation in an
-// untagged build and expects not a single event.
+// untagged build: none may panic, the API must report itself off, and not a single event may
+// appear. (Untagged, nothing calls publish today; the event check keeps it that way.)
 func TestWithoutTagNothingIsRecorded(t *testing.T) {
 	rec, stop := hooks.Capture()
 	defer stop()

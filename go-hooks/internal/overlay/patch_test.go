@@ -3,6 +3,7 @@ package overlay
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -60,4 +61,17 @@ func TestRuntimeExportsThePatchVersion(t *testing.T) {
 		}
 	}
 	t.Fatalf("no runtime patch declares %q", want)
+}
+
+// internal/gid refuses to compile against a runtime patch of another version: its constant must
+// follow PatchVersion, or every tagged build would fail.
+func TestGidExpectsThisPatchVersion(t *testing.T) {
+	src, err := os.ReadFile("../gid/gid_on.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("const overlayVersion = %d\n", PatchVersion)
+	if !strings.Contains(string(src), want) {
+		t.Fatalf("internal/gid/gid_on.go does not declare %q", want)
+	}
 }

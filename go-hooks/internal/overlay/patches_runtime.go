@@ -1,7 +1,8 @@
 package overlay
 
 // PatchVersion changes whenever the patch text changes in a way go-hooks depends on; the
-// runtime exports it as KoalaPatchVersion and go-hooks checks it at init.
+// runtime exports it as KoalaPatchVersion and internal/gid refuses to compile against another
+// (its overlayVersion must equal this; a test checks).
 const PatchVersion = 2
 
 // runtimePatches give each goroutine koala's owner and flags, inherited by the goroutines it
@@ -24,7 +25,7 @@ type koalaG struct {
 		{Kind: After, Anchor: "newg.parentGoid = callergp.goid", Text: "; newg.koala = koalaInherit(&callergp.koala)"},
 		{Kind: After, Anchor: "func goexit1() {", Text: " koalaGoexit();"},
 		{Kind: Append, Text: `
-// KoalaPatchVersion is the version of koala's runtime patch (go-hooks checks it).
+// KoalaPatchVersion is the version of koala's runtime patch (go-hooks checks it at compile time).
 const KoalaPatchVersion = 2
 
 // koalaFlagTracked marks a goroutine that did traced I/O; it is the only flag not inherited.
