@@ -26,7 +26,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,6 +37,7 @@ import { buildCSut, startSut, type Downstreams, type Sut } from '../test/helpers
 import { freePort } from '../test/helpers/ports.js';
 import { buildProgram, parseKv } from './lib/native.js';
 import { run, sleep, startServer, type Server } from './lib/proc.js';
+import { loadText, median } from './lib/report.js';
 
 export type SutKind = 'go' | 'c';
 export type Variant = 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink';
@@ -64,10 +65,6 @@ export function cpuMs(pid: number): number {
 export function readBytes(pid: number): number {
   const m = /^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'latin1'));
   return m ? Number(m[1]) : NaN;
-}
-
-function uptime(): string {
-  return loadavg().map((l) => l.toFixed(2)).join(' ');
 }
 
 /** Pids of this process's children (all threads' children), with their command names. */
@@ -299,7 +296,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       const order = variants.map((_, i) => variants[(i + r) % variants.length] as Variant);
       for (const v of order) {
         const sut = sutOf(v);
-        const load = uptime();
+        const load = loadText();
         const s0 = cpuMs(sut.pid);
         const g0 = cpuMs(receiverPid(v));
         const b0 = readBytes(receiverPid(v));
@@ -359,10 +356,6 @@ export interface Summary {
   load: string;
 }
 
-const med = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
 
 export function summarize(runs: Run[], v: Variant): Summary {
   const mine = runs.filter((r) => r.variant === v);
@@ -372,8 +365,8 @@ export function summarize(runs: Run[], v: Variant): Summary {
     requests: req,
     rps: req / mine.reduce((s, r) => s + r.seconds, 0),
     // Percentiles: the median over runs of each run's percentile.
-    p50Ms: med(mine.map((r) => r.p50Ms)),
-    p99Ms: med(mine.map((r) => r.p99Ms)),
+    p50Ms: median(mine.map((r) => r.p50Ms)),
+    p99Ms: median(mine.map((r) => r.p99Ms)),
     errors: mine.reduce((s, r) => s + r.errors, 0),
     sutUsPerReq: (mine.reduce((s, r) => s + r.sutCpuMs, 0) * 1000) / req,
     gwUsPerReq: (mine.reduce((s, r) => s + r.gwCpuMs, 0) * 1000) / req,
@@ -397,7 +390,7 @@ export function paired(runs: Run[], v: Variant): { rps: number[]; sut: number[] 
 }
 
 function fmtRange(xs: number[]): string {
-  return `${med(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+  return `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
 }
 
 export function table(res: MatrixResult, title: string): string {
@@ -466,7 +459,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         `${values.rounds} x ${values.seconds} s per variant, ${values.conns} connections, pin=${pin}` +
         (pin === 'none' ? '' : ` (loadgen+deps core 0, SUT core 1, gateway ${pin === 'any' ? 'cores 0,1' : `core ${pin}`})`) +
         (sut === 'go' ? `, gRPC over ${grpc}` : '') +
-        `, load at start ${uptime()}`;
+        `, load at start ${loadText()}`;
       console.error(title);
       const result = await runMatrix({
         sut,

@@ -1,10 +1,10 @@
 // accept/accept4, connect (blocking, non-blocking, refused), close + fd reuse, dup2, IPv6, unix
 // sockets and bypass addresses, each from a tiny C program run under the shim.
 import { expect } from 'chai';
-import { type AddressInfo, createServer } from 'node:net';
 
 import { EventKind as K, type Event, SocketType } from '../../src/generated/koala/v1/agent.pb.js';
 import { bytesOn, compile, fmtAddr, runRecorded, withFakeGateway } from './shim-harness.js';
+import { freePort } from '../helpers/ports.js';
 
 function only(events: Event[], kind: K, fd: number): Event {
   const found = events.filter((e) => e.kind === kind && e.fd === fd);
@@ -102,14 +102,3 @@ describe('csrc hooks: sockets', function () {
     expect(bytesOn(events, K.EVENT_KIND_RECV, acc.connId).toString()).to.equal('secret');
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => ok(port));
-    });
-  });
-}

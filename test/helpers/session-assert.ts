@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { Transport, type Session, type Talk } from '../../src/index.js';
+import { encodeResp } from './redis.js';
 
 /** Sessions whose inbound request contains `needle`. */
 export function sessionsWith(sessions: Session[], needle: string): Session[] {
@@ -63,6 +64,7 @@ export function expectComplete(session: Session): void {
   ).to.deep.equal({ dropped: 0, truncated: 0, gaps: 0 });
 }
 
+/** A RESP command as a client sends it (helpers/redis.ts encodes it). */
 export function respCommand(...args: string[]): string {
-  return `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('');
+  return encodeResp(args);
 }
