@@ -3,7 +3,6 @@
 package hooks_test
 
 import (
-	"io"
 	"net"
 	"testing"
 
@@ -67,14 +66,7 @@ func TestLaterOwnerChangeDoesNotReachRunningChildren(t *testing.T) {
 func TestExitIsReportedOnlyForGoroutinesThatDidIO(t *testing.T) {
 	rec, stop := hooks.Capture()
 	defer stop()
-	ln := listen(t)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
+	ln := drainingListener(t)
 	ioGoid, idleGoid := make(chan uint64, 1), make(chan uint64, 1)
 	go func() {
 		c, err := net.Dial("tcp4", ln.Addr().String())
@@ -104,14 +96,7 @@ func TestExitIsReportedOnlyForGoroutinesThatDidIO(t *testing.T) {
 func TestExcludedGoroutineAndChildrenAreNotRecorded(t *testing.T) {
 	rec, stop := hooks.Capture()
 	defer stop()
-	ln := listen(t)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
+	ln := drainingListener(t)
 	done := make(chan int)
 	go func() {
 		hooks.Exclude()
@@ -155,14 +140,7 @@ func TestExcludedGoroutineAndChildrenAreNotRecorded(t *testing.T) {
 func TestDelegateAttributesWorkerIO(t *testing.T) {
 	rec, stop := hooks.Capture()
 	defer stop()
-	ln := listen(t)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
+	ln := drainingListener(t)
 	const owner = 9001
 	local := make(chan int)
 	go func() {

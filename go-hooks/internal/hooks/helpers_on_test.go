@@ -4,6 +4,7 @@ package hooks_test
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -99,5 +100,18 @@ func listen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// drainingListener is a loopback listener that accepts one connection and reads it to the end.
+func drainingListener(t *testing.T) net.Listener {
+	ln := listen(t)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
 	return ln
 }

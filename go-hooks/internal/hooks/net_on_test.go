@@ -219,14 +219,7 @@ func TestUDPWriteToIsADatagram(t *testing.T) {
 func TestOneWayMarksTheConnection(t *testing.T) {
 	rec, stop := hooks.Capture()
 	defer stop()
-	ln := listen(t)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
+	ln := drainingListener(t)
 	c, err := net.Dial("tcp4", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
