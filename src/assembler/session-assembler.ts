@@ -90,6 +90,15 @@ interface ProcessState {
   pending: Set<OpenSession>;
 }
 
+/** The helper command that ends a virtual thread's session (flags = that thread, 0 = the sender). */
+export const HELPER_THREAD_SHUTDOWN = 'to-koala!thread-shutdown';
+
+/** The command of a HELPER event: its payload is "<command>\n<body>". */
+export function helperCommand(payload: Buffer): string {
+  const nl = payload.indexOf(0x0a);
+  return payload.toString('latin1', 0, nl < 0 ? payload.length : nl);
+}
+
 /**
  * Turns each SUT process's event stream into sessions (docs/architecture.md "Assembler rules").
  * Pure and synchronous: the only outputs are the onSession callback, onWarning and stats().
@@ -546,9 +555,8 @@ export class SessionAssembler {
   }
 
   private helper(p: ProcessState, e: Event, owner: bigint): void {
-    const nl = e.payload.indexOf(0x0a);
-    const command = e.payload.subarray(0, nl < 0 ? e.payload.length : nl).toString('latin1');
-    if (command === 'to-koala!thread-shutdown') {
+    const command = helperCommand(e.payload);
+    if (command === HELPER_THREAD_SHUTDOWN) {
       const target = e.flags !== 0n ? e.flags : owner;
       const s = p.sessions.get(target);
       if (s) this.requestEnd(p, s, SessionEndReason.SESSION_END_REASON_HELPER_SHUTDOWN, e.tsNs);
@@ -571,8 +579,9 @@ export class SessionAssembler {
   private settlePending(p: ProcessState, owner: bigint): void {
     for (const s of p.pending) {
       // The awaited response may come in several reads: wait for the owner to move on (or tick).
-      if (s === this.fedByRecv || s.awaitingOutbound) continue;
-      if (owner === s.owner) this.end(p, s, s.pendingEnd!);
+      // awaitingOutbound scans the talks, so it runs last, only for the owner's own session.
+      if (owner !== s.owner || s === this.fedByRecv || s.awaitingOutbound) continue;
+      this.end(p, s, s.pendingEnd!);
     }
   }
 

@@ -43,9 +43,3 @@ export function loadConfig(input: LoadConfigInput = {}): KoalaConfig {
   }
   return out as KoalaConfig;
 }
-
-/** Option names in a flag map that the table does not know, for usage errors. */
-export function unknownFlags(flags: Readonly<Record<string, unknown>>): string[] {
-  const known = new Set(OPTION_NAMES.map((n) => OPTIONS[n].flag));
-  return Object.keys(flags).filter((f) => !known.has(f));
-}

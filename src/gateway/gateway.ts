@@ -52,7 +52,7 @@ export interface GatewayStats {
   sessions: number;
   openSessions: number;
   events: number;
-  /** Events the agents reported dropped (DROP_REPORT and seq gaps). */
+  /** Events lost on the way from the agents: reported in DROP_REPORTs plus missing by seq number. */
   droppedEvents: number;
   /** Frames that were oversized or did not decode (each dropped its connection). */
   badFrames: number;
@@ -86,7 +86,7 @@ export class Gateway extends EventEmitter {
   private closing: Promise<void> | undefined;
   private accepting = true;
   private readonly linkNames = new Map<number, string>();
-  private readonly counters = { linksTotal: 0, sessions: 0, events: 0, storeErrors: 0 };
+  private readonly counters = { linksTotal: 0, events: 0, storeErrors: 0 };
   private readonly recording: boolean;
   private readonly replayEngine: ReplayEngine | undefined;
   private readonly router: ReplayRouter | undefined;
@@ -230,10 +230,10 @@ export class Gateway extends EventEmitter {
     return {
       links: { unix: unix.connections, grpc: grpc.connections },
       linksTotal: this.counters.linksTotal,
-      sessions: this.counters.sessions,
+      sessions: a.sessionsEmitted,
       openSessions: a.openSessions,
       events: this.counters.events,
-      droppedEvents: a.droppedEventsReported,
+      droppedEvents: a.droppedEventsReported + a.seqGapEvents,
       badFrames: unix.badFrames + grpc.badFrames,
       storeErrors: this.counters.storeErrors,
     };
@@ -255,7 +255,7 @@ export class Gateway extends EventEmitter {
     if (this.timer) clearInterval(this.timer);
     this.safely('flush', () => this.assembler.flush());
     await this.shutdownParts();
-    this.log.info('gateway closed', () => ({ sessions: this.counters.sessions, events: this.counters.events }));
+    this.log.info('gateway closed', () => ({ sessions: this.assembler.stats().sessionsEmitted, events: this.counters.events }));
     if (this.ownsLogger) this.log.close();
   }
 
@@ -322,7 +322,6 @@ export class Gateway extends EventEmitter {
   }
 
   private onSession(session: Session): void {
-    this.counters.sessions++;
     const port = session.inbound?.peer?.port;
     const replayed = port === undefined ? undefined : this.replayedPorts.get(port);
     if (replayed !== undefined && port !== undefined) {

@@ -5,6 +5,7 @@
  * CONNECT). Every engine call is keyed by the SUT's pid, so processes never share state.
  */
 import { AgentKind, EventKind, type AgentHello, type Event } from '../generated/koala/v1/agent.pb.js';
+import { HELPER_THREAD_SHUTDOWN, helperCommand } from '../assembler/session-assembler.js';
 import type { ReplayEngine } from '../replay/replay-engine.js';
 
 interface ConnState {
@@ -19,8 +20,6 @@ interface LinkState {
   pid: number;
   conns: Map<bigint, ConnState>;
 }
-
-const THREAD_SHUTDOWN = 'to-koala!thread-shutdown';
 
 export class ReplayRouter {
   private readonly links = new Map<number, LinkState>();
@@ -76,7 +75,7 @@ export class ReplayRouter {
       }
       case EventKind.EVENT_KIND_DATAGRAM: {
         const dst = e.peer ?? e.originalDst;
-        if (dst !== undefined) this.engine.onAgentDatagram(link.pid, vtid, dst, Buffer.from(e.payload));
+        if (dst !== undefined) this.engine.onAgentDatagram(link.pid, vtid, dst, e.payload);
         return;
       }
       case EventKind.EVENT_KIND_CLOSE:
@@ -86,8 +85,7 @@ export class ReplayRouter {
         this.engine.onAgentThreadExit(link.pid, e.tid);
         return;
       case EventKind.EVENT_KIND_HELPER: {
-        const command = Buffer.from(e.payload).toString('latin1').split('\n', 1)[0];
-        if (command === THREAD_SHUTDOWN) this.engine.onAgentThreadExit(link.pid, e.flags !== 0n ? e.flags : vtid);
+        if (helperCommand(e.payload) === HELPER_THREAD_SHUTDOWN) this.engine.onAgentThreadExit(link.pid, e.flags !== 0n ? e.flags : vtid);
         return;
       }
       default:

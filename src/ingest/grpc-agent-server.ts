@@ -145,8 +145,6 @@ export class GrpcAgentServer {
       const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 1000);
       this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
     });
-    for (const call of [...this.calls]) {
-      this.calls.delete(call);
-    }
+    this.calls.clear();
   }
 }

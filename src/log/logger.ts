@@ -3,7 +3,7 @@
  * store, gateway); children share the destination and level. Fields may be given as a function
  * so costly formatting only happens when the level is enabled.
  */
-import { LOG_LEVELS, type LogLevelName } from '../config/options.js';
+import type { LogLevelName } from '../config/options.js';
 import { openDestination, type LogDestination } from './rotating-file.js';
 
 export type LogFields = Record<string, unknown>;
@@ -73,5 +73,3 @@ export class Logger {
     this.shared.destination.close();
   }
 }
-
-export { LOG_LEVELS };

@@ -46,19 +46,19 @@ export class RotatingFileDestination implements LogDestination {
 
   write(line: string): void {
     const hour = hourStamp(this.now());
-    if (this.hour !== '' && hour !== this.hour) this.rotate();
-    if (this.fd < 0) this.fd = openSync(this.path, 'a', 0o644);
-    this.hour = hour;
     try {
+      if (this.hour !== '' && hour !== this.hour) this.rotate();
+      if (this.fd < 0) this.fd = openSync(this.path, 'a', 0o644);
+      this.hour = hour;
       writeSync(this.fd, line);
     } catch {
-      // Disk full or similar: logging must never crash the gateway.
+      // Disk full, EMFILE or the directory removed: logging must never crash the gateway. The
+      // line is lost; fd stays -1 after a failed open so the next write tries again.
     }
   }
 
   private rotate(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.closeFd();
     if (!existsSync(this.path)) return;
     let target = `${this.path}.${this.hour}`;
     for (let n = 1; existsSync(target); n++) target = `${this.path}.${this.hour}.${n}`;
@@ -70,8 +70,18 @@ export class RotatingFileDestination implements LogDestination {
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
+    try {
+      this.closeFd();
+    } catch {
+      // Nothing left to lose at close; the error must not reach the caller's shutdown path.
+    }
+  }
+
+  private closeFd(): void {
+    const fd = this.fd;
+    // Forget the fd first: after a failed close a retry would hit a number the OS may reuse.
     this.fd = -1;
+    if (fd >= 0) closeSync(fd);
   }
 }
 

@@ -79,16 +79,15 @@ export class LineWriter {
   bytes(b: Uint8Array): void {
     const n = b.length;
     if (n === 0) return this.ascii('{"text":""}');
-    let ascii = true;
-    for (let i = 0; i < n; i++) {
-      const c = b[i]!;
+    let asciiEnd = 0;
+    for (; asciiEnd < n; asciiEnd++) {
+      const c = b[asciiEnd]!;
       if (c >= 0x20 ? c < 0x7f : c === 0x0a || c === 0x0d || c === 0x09) continue;
       // A byte below 0x80 stands for itself in UTF-8, so a control byte is never readable text.
       if (c < 0x80) return this.base64(b);
-      ascii = false;
       break;
     }
-    if (!ascii && !readableUtf8(b)) return this.base64(b);
+    if (asciiEnd < n && !readableUtf8(b, asciiEnd)) return this.base64(b);
     if (this.pos + 11 + 2 * n > this.buf.length) this.grow(11 + 2 * n);
     const buf = this.buf;
     let pos = this.pos;
@@ -152,10 +151,13 @@ export class LineWriter {
   }
 }
 
-/** Valid UTF-8 holding no control character but \t \n \r (C0 ones, DEL, and C1: U+0080..U+009F). */
-function readableUtf8(b: Uint8Array): boolean {
-  if (!isUtf8(b)) return false;
-  for (let i = 0; i < b.length; i++) {
+/**
+ * Valid UTF-8 holding no control character but \t \n \r (C0 ones, DEL, and C1: U+0080..U+009F),
+ * given that b[0, from) is readable ASCII: a character boundary, so only the rest needs checking.
+ */
+function readableUtf8(b: Uint8Array, from: number): boolean {
+  if (!isUtf8(b.subarray(from))) return false;
+  for (let i = from; i < b.length; i++) {
     const c = b[i]!;
     if (c < 0x20 ? c !== 0x0a && c !== 0x0d && c !== 0x09 : c === 0x7f) return false;
     // In valid UTF-8, C1 controls are exactly C2 80..C2 9F.

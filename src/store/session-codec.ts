@@ -13,7 +13,7 @@ import { KoalaError } from '../errors.js';
 import { SESSION_FORMAT_VERSION } from './session-line-encoder.js';
 
 // The writer lives in its own file (it builds the text directly, for speed); this one reads.
-export { encodeSessionLine, SESSION_FORMAT_VERSION } from './session-line-encoder.js';
+export { encodeSessionLine } from './session-line-encoder.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };

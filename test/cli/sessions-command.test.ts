@@ -89,6 +89,7 @@ describe('koala sessions', () => {
     const unknown = await runKoala(['sessions', 'show', 's-zzz', store]);
     expect(unknown.code).to.equal(1);
     expect(unknown.stderr).to.match(/session s-zzz not found/);
+    expect(unknown.stderr).to.contain(`${join(store, 'sessions-0001.jsonl')}:2: `);
     const usage = await runKoala(['sessions', 'show']);
     expect(usage.code).to.equal(2);
     expect(usage.stderr).to.match(/missing the session ID/);

@@ -74,6 +74,23 @@ describe('Gateway', () => {
     client.close();
   });
 
+  it('counts reported drops and sequence gaps as dropped events, and emitted sessions', async () => {
+    gw = await startGateway({ agentSocket: join(dir, 'a.sock'), agentGrpcAddr: '127.0.0.1:0' });
+    const s = await connect(gw.agentSocket);
+    sockets.push(s);
+    s.on('data', () => {});
+    // Seqs 4 and 5 never arrive; the report at seq 6 covers 4 more events the agent dropped itself.
+    const report = EventMsg.fromPartial({ seq: 6n, tsNs: 6000n, tid: 11n, kind: EventKind.EVENT_KIND_DROP_REPORT, droppedEvents: 4n } as never);
+    s.write(Buffer.concat([encodeAgentFrame(hello(34, 'web')), encodeAgentFrame(batch(...inboundExchange(), report))]));
+    await until(() => gw!.stats().events === 4, 'events ingested');
+    expect(gw.stats().droppedEvents).to.equal(6);
+    expect(gw.stats().sessions).to.equal(0);
+    const g = gw;
+    await g.close();
+    gw = undefined;
+    expect(g.stats().sessions).to.equal(1);
+  });
+
   it('fails to start with KOALA_ERR_LISTEN when the gRPC port is taken, leaving nothing behind', async () => {
     const first = await startGateway({ agentSocket: join(dir, 'a.sock'), agentGrpcAddr: '127.0.0.1:0' });
     try {

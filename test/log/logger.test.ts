@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import diagnostics_channel from 'node:diagnostics_channel';
-import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHANNEL_NAMES, channels, publish } from '../../src/log/channels.js';
@@ -54,6 +54,26 @@ describe('Logger', () => {
     d.close();
     expect(await readFile(`${path}.${hourStamp(then.getTime())}`, 'utf8')).to.equal('old line\n');
     expect(await readFile(path, 'utf8')).to.equal('new line\n');
+  });
+
+  it('drops lines while the log directory is gone and resumes when it comes back', async () => {
+    let now = Date.UTC(2024, 4, 6, 7, 59, 0);
+    const logs = join(dir, 'logs');
+    const path = join(logs, 'koala.log');
+    const d = new RotatingFileDestination(path, () => now);
+    await rm(logs, { recursive: true });
+    expect(() => d.write('lost at open\n')).not.to.throw();
+    await mkdir(logs);
+    d.write('after open retry\n');
+    expect(await readFile(path, 'utf8')).to.equal('after open retry\n');
+    await rm(logs, { recursive: true });
+    now += 2 * 60_000;
+    expect(() => d.write('lost at rotation\n')).not.to.throw();
+    await mkdir(logs);
+    d.write('after rotation retry\n');
+    expect(() => d.close()).not.to.throw();
+    expect(await readdir(logs)).to.deep.equal(['koala.log']);
+    expect(await readFile(path, 'utf8')).to.equal('after rotation retry\n');
   });
 
   it('publishes on diagnostics channels only to subscribers', () => {

@@ -27,6 +27,12 @@ const payloads: [string, Buffer][] = [
   ['overlong', Buffer.from([0xc0, 0xaf])],
   ['surrogate half in utf8', Buffer.from([0xed, 0xa0, 0x80])],
   ['truncated 4-byte', Buffer.from([0xf0, 0x9f, 0x98])],
+  // The UTF-8 check starts where the ASCII scan stopped: problems past that point, and a prefix
+  // that ends right before a multi-byte character.
+  ['ascii, then text, then a control', Buffer.from('GET /é ok\u0001')],
+  ['ascii, then a truncated character', Buffer.from([0x61, 0x62, 0xe2, 0x9c])],
+  ['ascii, then C1 after text', Buffer.from('ab ü \u0085')],
+  ['ascii, then text', Buffer.from('ab\r\nü✓ "q"')],
   ['binary 1', Buffer.from([0xff])],
   ['binary 2', Buffer.from([0xff, 0x00])],
   ['binary 3', Buffer.from([0x00, 0x01, 0x02])],

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import PQueue from 'p-queue';
 import { renderOptionHelp } from '../../config/config-doc.js';
 import { loadConfig } from '../../config/load-config.js';
-import { parseHostPort, type HostPort } from '../../config/option-parsers.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../../config/option-parsers.js';
 import { KoalaError } from '../../errors.js';
 import { Gateway } from '../../gateway/gateway.js';
 import type { Session } from '../../generated/koala/v1/session.pb.js';
@@ -122,9 +122,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     }
     await waitForAgents(gw, waitNames, waitTimeoutMs, child);
     if (command.length > 0) {
-      for (const addr of new Set([...(sutMap.size > 0 ? sutMap.values() : [sutAddr])].map((a) => `${a.host}:${a.port}`))) {
-        await waitForListen(parseHostPort(addr), waitTimeoutMs, child);
-      }
+      for (const addr of sutListenAddrs(sutAddr, sutMap)) await waitForListen(addr, waitTimeoutMs, child);
     }
     const started = Date.now();
     const results = await replayAll(gw, sessions, { concurrency, sutAddr, sutMap });
@@ -214,6 +212,13 @@ async function waitForAgents(gw: Gateway, names: string[], timeoutMs: number, ch
   }
 }
 
+/** The distinct addresses the started SUT must accept on before replay begins. */
+export function sutListenAddrs(sutAddr: HostPort, sutMap: ReadonlyMap<string, HostPort>): HostPort[] {
+  const byKey = new Map<string, HostPort>();
+  for (const a of sutMap.size > 0 ? sutMap.values() : [sutAddr]) byKey.set(formatHostPort(a), a);
+  return [...byKey.values()];
+}
+
 async function waitForListen(at: HostPort, timeoutMs: number, child: ChildProcess | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -227,8 +232,8 @@ async function waitForListen(at: HostPort, timeoutMs: number, child: ChildProces
     });
     if (ok) return;
     const gone = childGone(child);
-    if (gone !== undefined) throw new KoalaError('KOALA_ERR_REPLAY', `${gone} before it listened on ${at.host}:${at.port}`);
-    if (Date.now() > deadline) throw new KoalaError('KOALA_ERR_REPLAY', `the SUT did not listen on ${at.host}:${at.port} within ${timeoutMs} ms`);
+    if (gone !== undefined) throw new KoalaError('KOALA_ERR_REPLAY', `${gone} before it listened on ${formatHostPort(at)}`);
+    if (Date.now() > deadline) throw new KoalaError('KOALA_ERR_REPLAY', `the SUT did not listen on ${formatHostPort(at)} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,10 +1,11 @@
 /**
- * `koala sessions list|show`: inspect a session store. Malformed lines are reported on stderr
- * (file:line: reason) and skipped; the exit code is non-zero only when nothing could be read.
+ * `koala sessions list|show`: inspect a session store. Malformed lines are skipped and reported
+ * on stderr (file:line: reason), by show only when the id is not found; the exit code is non-zero
+ * only when nothing could be read or show did not find the id.
  */
 import { KoalaError } from '../../errors.js';
 import { encodeSessionLine } from '../../store/session-codec.js';
-import { readSessions } from '../../store/session-reader.js';
+import { findSession, readSessions } from '../../store/session-reader.js';
 import { parseCommandArgs, usage } from '../cli-args.js';
 import { sessionDetail, sessionSummary } from '../session-text.js';
 
@@ -18,7 +19,7 @@ show  One session in full: inbound request and response, preludes and each talk 
       bytes as text when printable, else a hex dump.
 
 DIR defaults to $KOALA_STORE_DIR. --json prints sessions as JSON Lines in the store's encoding.
-Malformed store lines are reported on stderr and skipped.
+Malformed store lines are skipped; list reports them on stderr, show only when the ID is not found.
 `;
 
 function storePaths(paths: string[], command: string): string[] {
@@ -69,21 +70,14 @@ async function show(argv: string[]): Promise<number> {
   const [id, ...rest] = positionals;
   if (id === undefined) throw usage('sessions show: missing the session ID');
   const paths = storePaths(rest, 'show');
-  let found = false;
-  for await (const r of readSessions(paths)) {
-    if ('error' in r) {
-      process.stderr.write(`${r.file}:${r.line}: ${r.error.message}\n`);
-      continue;
-    }
-    if (r.session.id !== id) continue;
-    found = true;
-    process.stdout.write(values.json ? `${encodeSessionLine(r.session)}\n` : sessionDetail(r.session));
-    break;
-  }
-  if (!found) {
+  const found = await findSession(paths, id);
+  if (found === undefined) {
+    // The id may sit on a line that could not be decoded: name those lines so the miss is explained.
+    for await (const r of readSessions(paths)) if ('error' in r) process.stderr.write(`${r.file}:${r.line}: ${r.error.message}\n`);
     process.stderr.write(`koala sessions show: session ${id} not found in ${paths.join(', ')}\n`);
     return 1;
   }
+  process.stdout.write(values.json ? `${encodeSessionLine(found.session)}\n` : sessionDetail(found.session));
   return 0;
 }
 
