@@ -21,6 +21,17 @@ export interface Replayer {
 
 /** Bodies bigger than this are refused (a session with a 5 MB talk fits comfortably). */
 const MAX_BODY = 256 * 1024 * 1024;
+/**
+ * After refusing a body, how long the rest of it is still read and dropped before the connection
+ * closes: closing while the client is still sending makes the kernel answer with a reset, which
+ * can reach the client before it has read the 413.
+ */
+const LINGER_MS = 5000;
+
+export interface ReplayApiOptions {
+  /** Default MAX_BODY; tests lower it. */
+  maxBodyBytes?: number;
+}
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -31,7 +42,10 @@ class HttpError extends Error {
 export class ReplayApi {
   private readonly server: Server;
 
-  constructor(private readonly replayer: Replayer, private readonly log: Logger) {
+  private readonly maxBody: number;
+
+  constructor(private readonly replayer: Replayer, private readonly log: Logger, opts: ReplayApiOptions = {}) {
+    this.maxBody = opts.maxBodyBytes ?? MAX_BODY;
     this.server = createServer((req, res) => void this.handle(req, res));
     // A replay of a slow SUT can take as long as its timeouts; never cut the HTTP exchange first.
     this.server.requestTimeout = 0;
@@ -64,7 +78,7 @@ export class ReplayApi {
       const url = new URL(req.url ?? '/', 'http://koala');
       if (url.pathname !== '/replay' && url.pathname !== '/json') throw new HttpError(404, `no such endpoint ${url.pathname}; use POST /replay or POST /json`);
       if (req.method !== 'POST') throw new HttpError(405, `${url.pathname} takes POST`);
-      const body = await readBody(req);
+      const body = await readBody(req, this.maxBody);
       const session = url.pathname === '/replay' ? parseSessionLine(body) : parseReference(body, url.searchParams.get('sut') ?? '');
       const sutParam = url.searchParams.get('sut-addr');
       let opts: ReplayOptions = {};
@@ -80,7 +94,9 @@ export class ReplayApi {
     } catch (err) {
       const status = err instanceof HttpError ? err.status : isKoalaError(err, 'KOALA_ERR_REPLAY') ? 409 : 500;
       if (status === 500) this.log.error('replay API request failed', { err });
-      send(res, status, `${JSON.stringify({ error: (err as Error).message })}\n`, 'application/json');
+      const body = `${JSON.stringify({ error: (err as Error).message })}\n`;
+      if (status === 413) sendAndLinger(req, res, status, body);
+      else send(res, status, body, 'application/json');
     }
   }
 }
@@ -91,15 +107,44 @@ function send(res: ServerResponse, status: number, body: string, type: string): 
   res.end(body);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/**
+ * Answers a request whose body is still arriving: the whole answer goes out now, but ending the
+ * response (which closes the connection) waits until the client has sent the rest (drained by
+ * readBody) or LINGER_MS passed.
+ */
+function sendAndLinger(req: IncomingMessage, res: ServerResponse, status: number, body: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.write(body);
+  if (req.complete) {
+    res.end();
+    return;
+  }
+  const timer = setTimeout(() => finish(), LINGER_MS);
+  timer.unref();
+  const finish = (): void => {
+    clearTimeout(timer);
+    req.off('end', finish);
+    req.off('close', finish);
+    res.end();
+  };
+  req.once('end', finish);
+  req.once('close', finish);
+}
+
+function readBody(req: IncomingMessage, maxBody: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
     req.on('data', (c: Buffer) => {
+      if (refused) return;
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, `body larger than ${MAX_BODY} bytes`));
-        req.destroy();
+      if (size > maxBody) {
+        // The rest keeps flowing and is dropped, so the client is not reset before the 413.
+        refused = true;
+        chunks.length = 0;
+        reject(new HttpError(413, `body larger than ${maxBody} bytes`));
         return;
       }
       chunks.push(c);

@@ -1,21 +1,11 @@
+import { parseIp } from '../assembler/address-text.js';
+import { KoalaError } from '../errors.js';
 import { AddressFamily, type Address } from '../generated/koala/v1/agent.pb.js';
 
-/** `ip:port` (IPv6 as `[ip]:port`, unix sockets as their path): the key and the report text. */
-export function formatAddress(addr: Address | undefined): string {
-  if (addr === undefined) return '?';
-  if (addr.family === AddressFamily.ADDRESS_FAMILY_UNIX || addr.path !== '') return addr.path;
-  if (addr.ip.length === 4) return `${[...addr.ip].join('.')}:${addr.port}`;
-  if (addr.ip.length === 16) {
-    const groups: string[] = [];
-    for (let i = 0; i < 16; i += 2) groups.push(addr.ip.readUInt16BE(i).toString(16));
-    return `[${groups.join(':')}]:${addr.port}`;
-  }
-  return `?:${addr.port}`;
-}
-
 /**
- * Equal as formatAddress would print them, compared field by field: matching calls this for every
- * recorded talk on every request, and formatting both sides each time dominated match time.
+ * Equal as formatAddress (assembler/address-text.ts) would print them, compared field by field:
+ * matching calls this for every recorded talk on every request, and formatting both sides each
+ * time dominated match time.
  */
 export function sameAddress(a: Address | undefined, b: Address | undefined): boolean {
   if (a === undefined || b === undefined) return false;
@@ -30,14 +20,8 @@ export function sameAddress(a: Address | undefined, b: Address | undefined): boo
 
 /** An IPv4 or IPv6 address from `ip` text and a port (tests, config, the net module's output). */
 export function makeAddress(ip: string, port: number): Address {
-  if (ip.includes(':')) {
-    const [head = '', tail = ''] = ip.split('::');
-    const h = head === '' ? [] : head.split(':');
-    const t = tail === '' ? [] : tail.split(':');
-    const groups = ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
-    const buf = Buffer.alloc(16);
-    groups.forEach((g, i) => buf.writeUInt16BE(parseInt(g, 16) || 0, i * 2));
-    return { family: AddressFamily.ADDRESS_FAMILY_INET6, ip: buf, port, path: '' };
-  }
-  return { family: AddressFamily.ADDRESS_FAMILY_INET, ip: Buffer.from(ip.split('.').map(Number)), port, path: '' };
+  const bytes = parseIp(ip);
+  if (bytes === undefined) throw new KoalaError('KOALA_ERR_REPLAY', `not an IPv4 or IPv6 address: ${ip}`);
+  const family = bytes.length === 4 ? AddressFamily.ADDRESS_FAMILY_INET : AddressFamily.ADDRESS_FAMILY_INET6;
+  return { family, ip: bytes, port, path: '' };
 }

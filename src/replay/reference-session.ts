@@ -3,7 +3,7 @@
  * converted into our Session. Field names match case-insensitively, unknown fields are ignored,
  * byte fields are base64, as Go's encoding/json reads them.
  */
-import { isIP } from 'node:net';
+import { parseIp } from '../assembler/address-text.js';
 import { KoalaError } from '../errors.js';
 import { Session, Transport, type Talk } from '../generated/koala/v1/session.pb.js';
 import type { Address } from '../generated/koala/v1/agent.pb.js';
@@ -51,7 +51,7 @@ function peer(v: unknown, what: string): Address | undefined {
   if (o === undefined) return undefined;
   const ip = field(o, 'IP');
   const port = field(o, 'Port');
-  if (typeof ip !== 'string' || isIP(ip) === 0 || typeof port !== 'number' || !Number.isInteger(port)) return undefined;
+  if (typeof ip !== 'string' || parseIp(ip) === undefined || typeof port !== 'number' || !Number.isInteger(port)) return undefined;
   return makeAddress(ip, port);
 }
 

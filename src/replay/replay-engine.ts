@@ -88,7 +88,6 @@ export class ReplayEngine {
   private readonly conns = new Map<number, OutboundEntry>();
   private readonly waiters = new Map<number, Array<(e: OutboundEntry) => void>>();
   private readonly calls = new Map<string, OutboundCall[]>();
-  private readonly orphans: OutboundCall[] = [];
   /** SUT processes whose agent reports every stream SEND with its byte count (onAgentHello). */
   private readonly countingPids = new Set<number>();
 
@@ -100,9 +99,7 @@ export class ReplayEngine {
       ledger: this.ledger,
       onNoMatch: opts.onNoMatch ?? 'close',
       idleMs: opts.idleMs ?? 100,
-      resolveTimeoutMs: opts.reportWaitMs ?? 2000,
       resolve: (port) => this.resolve(port),
-      owner: (port) => this.conns.get(port)?.sessionId,
       ownerAt: (port, offset) => this.ownerAt(port, offset),
       onCall: (call) => this.record(call),
       onClose: (port) => this.conns.delete(port),
@@ -190,11 +187,6 @@ export class ReplayEngine {
     });
   }
 
-  /** Calls no session could be named for (unreported connections). */
-  unattributedCalls(): readonly OutboundCall[] {
-    return this.orphans;
-  }
-
   async replaySession(session: Session, ro: ReplayOptions = {}): Promise<SessionResult> {
     if (this.ledger.hasSession(session.id)) {
       throw new KoalaError('KOALA_ERR_REPLAY', `session ${session.id} is already being replayed`);
@@ -244,9 +236,10 @@ export class ReplayEngine {
   }
 
   private record(call: OutboundCall): void {
-    const list = call.sessionId === undefined ? undefined : this.calls.get(call.sessionId);
-    if (list !== undefined) list.push(call);
-    else this.orphans.push(call);
+    // A call with no session, or for one already finished, has no report to go into; keeping it
+    // would grow without bound in a long-running gateway.
+    if (call.sessionId === undefined) return;
+    this.calls.get(call.sessionId)?.push(call);
   }
 
   /**
@@ -286,24 +279,27 @@ export class ReplayEngine {
   private resolve(port: number): Promise<OutboundBinding | undefined> {
     const known = this.conns.get(port);
     if (known !== undefined) return Promise.resolve(toBinding(known));
-    // The TCP connection beat the agent's report: wait for it (the server bounds the wait).
+    // The TCP connection beat the agent's report: wait for it, bounded here, where the waiter
+    // can also be dropped when the wait ends (the outbound server arms no timer of its own).
     return new Promise((resolve) => {
-      const list = this.waiters.get(port) ?? [];
-      const waiter = (e: OutboundEntry): void => resolve(toBinding(e));
-      list.push(waiter);
-      this.waiters.set(port, list);
-      setTimeout(() => {
-        const l = this.waiters.get(port);
-        if (l === undefined) return;
-        const rest = l.filter((w) => w !== waiter);
+      const timer = setTimeout(() => {
+        const rest = (this.waiters.get(port) ?? []).filter((w) => w !== waiter);
         if (rest.length === 0) this.waiters.delete(port);
         else this.waiters.set(port, rest);
         resolve(undefined);
-      }, this.opts.reportWaitMs ?? 2000).unref();
+      }, this.opts.reportWaitMs ?? 2000);
+      timer.unref();
+      const waiter = (e: OutboundEntry): void => {
+        clearTimeout(timer);
+        resolve(toBinding(e));
+      };
+      const list = this.waiters.get(port) ?? [];
+      list.push(waiter);
+      this.waiters.set(port, list);
     });
   }
 }
 
 function toBinding(e: OutboundEntry): OutboundBinding {
-  return { sessionId: e.sessionId, originalDst: e.originalDst, pid: e.pid };
+  return { sessionId: e.sessionId, originalDst: e.originalDst };
 }

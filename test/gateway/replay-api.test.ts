@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ReplayApi } from '../../src/gateway/replay-api.js';
 import { encodeSessionLine, isKoalaError, startGateway, type Gateway } from '../../src/index.js';
+import { Logger } from '../../src/log/logger.js';
 import { makeSession } from '../replay/make-session.js';
 
 function httpOk(body: string): string {
@@ -114,5 +116,40 @@ describe('Gateway replay API', function () {
     } finally {
       await rec.close();
     }
+  });
+});
+
+describe('ReplayApi body limit', () => {
+  let api: ReplayApi;
+  let replayed = 0;
+
+  before(async () => {
+    const replayer = {
+      replaySession: () => {
+        replayed += 1;
+        return Promise.reject(new Error('not reached'));
+      },
+    };
+    api = new ReplayApi(replayer, Logger.silent(), { maxBodyBytes: 1024 });
+    await api.listen({ host: '127.0.0.1', port: 0 });
+  });
+
+  after(() => api?.close());
+
+  it('answers 413 with a reason and Connection: close to a body over the limit, still being sent', async () => {
+    // Megabytes over a 1 KiB limit: the client is still writing when the answer goes out.
+    for (const size of [1025, 8 * 1024 * 1024]) {
+      const res = await fetch(`http://${api.address}/replay`, { method: 'POST', body: 'x'.repeat(size) });
+      expect(res.status, `${size} bytes`).to.equal(413);
+      expect(res.headers.get('connection')).to.equal('close');
+      expect(((await res.json()) as { error: string }).error).to.equal('body larger than 1024 bytes');
+    }
+    expect(replayed).to.equal(0);
+  });
+
+  it('still reads a body at the limit', async () => {
+    const res = await fetch(`http://${api.address}/replay`, { method: 'POST', body: ' '.repeat(1024) });
+    expect(res.status).to.equal(400);
+    expect(((await res.json()) as { error: string }).error).to.include('empty body');
   });
 });

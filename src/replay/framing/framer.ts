@@ -7,8 +7,12 @@ export type Protocol = 'http1' | 'resp' | 'mysql' | 'raw';
 export type FrameVerdict =
   /** The first message of the buffer is `length` bytes long. */
   | { status: 'complete'; length: number }
-  /** The first message has started but more bytes are needed. */
-  | { status: 'incomplete' }
+  /**
+   * The first message has started but more bytes are needed. `need`, when the framer knows it
+   * (a length prefix), is how many bytes from the start of the buffer must be there before the
+   * verdict can change, so callers do not re-frame a large message on every read.
+   */
+  | { status: 'incomplete'; need?: number }
   /** The message ends when the peer closes (an HTTP response without length). */
   | { status: 'until-close' }
   /** The bytes do not follow this protocol: fall back to the idle gap. */
@@ -32,7 +36,10 @@ export interface TakenMessages {
   length: number;
   /** How many whole messages those bytes hold (interim replies excluded). */
   count: number;
-  /** What the framer said about the bytes after them (`incomplete` when none are left). */
+  /**
+   * What the framer said about the bytes after them (`incomplete` when none are left); its `need`
+   * counts from `length`.
+   */
   rest: FrameVerdict;
 }
 

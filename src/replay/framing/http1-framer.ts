@@ -75,30 +75,52 @@ function bodyKind(head: HttpHead, isRequest: boolean): BodyKind | 'invalid' {
   return isRequest ? { kind: 'none' } : { kind: 'close' };
 }
 
-/** End offset of a chunked body starting at `start`: a number, 'incomplete' or 'invalid'. */
-export function chunkedEnd(buf: Buffer, start: number): number | 'incomplete' | 'invalid' {
+/**
+ * End offset of a chunked body starting at `start`: a number, 'invalid', or incomplete with the
+ * buffer length needed before anything can change (the end of the chunk being received), when known.
+ */
+export function chunkedEnd(buf: Buffer, start: number): number | 'invalid' | { need: number | undefined } {
   let pos = start;
   for (;;) {
     const eol = buf.indexOf(CRLF, pos);
-    if (eol < 0) return buf.length - pos > 1024 ? 'invalid' : 'incomplete';
-    const sizeText = buf.toString('latin1', pos, eol).split(';')[0]?.trim() ?? '';
-    if (!/^[0-9a-fA-F]+$/.test(sizeText)) return 'invalid';
-    const size = parseInt(sizeText, 16);
+    if (eol < 0) return buf.length - pos > 1024 ? 'invalid' : { need: undefined };
+    const size = chunkSize(buf, pos, eol);
+    if (size === undefined) return 'invalid';
     pos = eol + 2;
     if (size === 0) {
       // Trailer fields, then the blank line.
       for (;;) {
         const lineEnd = buf.indexOf(CRLF, pos);
-        if (lineEnd < 0) return 'incomplete';
+        if (lineEnd < 0) return { need: undefined };
         const empty = lineEnd === pos;
         pos = lineEnd + 2;
         if (empty) return pos;
       }
     }
-    if (buf.length < pos + size + 2) return 'incomplete';
+    if (buf.length < pos + size + 2) return { need: pos + size + 2 };
     if (buf[pos + size] !== 0x0d || buf[pos + size + 1] !== 0x0a) return 'invalid';
     pos += size + 2;
   }
+}
+
+/**
+ * The size on a chunk size line (`buf[pos..eol)`). A body is re-framed from its start as it
+ * arrives, so the common bare-hex line is read without building a string.
+ */
+function chunkSize(buf: Buffer, pos: number, eol: number): number | undefined {
+  if (eol > pos && eol - pos <= 12) {
+    let size = 0;
+    let i = pos;
+    for (; i < eol; i++) {
+      const c = buf[i]!;
+      const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+      if (d < 0) break;
+      size = size * 16 + d;
+    }
+    if (i === eol) return size;
+  }
+  const sizeText = buf.toString('latin1', pos, eol).split(';')[0]?.trim() ?? '';
+  return /^[0-9a-fA-F]+$/.test(sizeText) ? parseInt(sizeText, 16) : undefined;
 }
 
 function bodyVerdict(buf: Buffer, offset: number, body: BodyKind): FrameVerdict {
@@ -106,11 +128,11 @@ function bodyVerdict(buf: Buffer, offset: number, body: BodyKind): FrameVerdict 
     case 'none':
       return { status: 'complete', length: offset };
     case 'length':
-      return buf.length >= offset + body.n ? { status: 'complete', length: offset + body.n } : { status: 'incomplete' };
+      return buf.length >= offset + body.n ? { status: 'complete', length: offset + body.n } : { status: 'incomplete', need: offset + body.n };
     case 'chunked': {
       const end = chunkedEnd(buf, offset);
-      if (end === 'incomplete') return { status: 'incomplete' };
       if (end === 'invalid') return { status: 'invalid', reason: 'bad chunk size line' };
+      if (typeof end !== 'number') return end.need === undefined ? { status: 'incomplete' } : { status: 'incomplete', need: end.need };
       return { status: 'complete', length: end };
     }
     case 'close':

@@ -31,13 +31,25 @@ export interface ReadResult {
  * call. The idle gap applies only once the framer has said the bytes are not its protocol.
  */
 export class MessageReader {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Received bytes joined so far; `pending` arrived after the last join. */
+  private joined: Buffer = Buffer.alloc(0);
+  private pending: Buffer[] = [];
+  /**
+   * Our own backing store when `joined` lives in it (at `roomStart`), with room to append: a
+   * chunked body is re-framed at every chunk end, and growing by doubling keeps the copying linear.
+   */
+  private room: Buffer | undefined;
+  private roomStart = 0;
+  private size = 0;
   private eof = false;
   private wake: (() => void) | undefined;
 
   constructor(socket: Socket) {
     socket.on('data', (d: Buffer) => {
-      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+      // Joined only when the framer must look: joining on every chunk copied a large message
+      // over and over (quadratic).
+      this.pending.push(d);
+      this.size += d.length;
       this.notify();
     });
     const done = (): void => {
@@ -49,46 +61,74 @@ export class MessageReader {
     socket.on('error', done);
   }
 
-  get closed(): boolean {
-    return this.eof && this.buf.length === 0;
-  }
-
   async read(opts: ReadOptions): Promise<ReadResult> {
     const start = Date.now();
-    let firstByteMs: number | undefined = this.buf.length > 0 ? 0 : undefined;
+    let firstByteMs: number | undefined = this.size > 0 ? 0 : undefined;
     let offset = 0;
     let count = 0;
+    /** The framer said nothing can change before this many bytes are buffered. */
+    let need = 0;
     let mode: 'framed' | 'idle' | 'close' = 'framed';
     const finish = (length: number, end: ReadEnd): ReadResult => {
-      const bytes = this.buf.subarray(0, length);
-      this.buf = this.buf.subarray(length);
+      const all = this.join();
+      let bytes = all.subarray(0, length);
+      // A message handed out lives on in reports: it must not pin a store mostly made of slack.
+      if (this.room !== undefined && this.room.length > 2 * length) bytes = Buffer.from(bytes);
+      this.joined = all.subarray(length);
+      this.size = this.joined.length;
+      this.roomStart += length;
+      if (this.size === 0) this.room = undefined;
       return { bytes, end, count: mode === 'framed' ? count : 0, firstByteMs, elapsedMs: Date.now() - start };
     };
     for (;;) {
-      if (mode === 'framed' && this.buf.length > offset) {
-        const taken = takeMessages(opts.framer, this.buf.subarray(offset), opts.expected === undefined ? Infinity : opts.expected - count);
+      if (mode === 'framed' && this.size > offset && this.size >= need) {
+        const buf = this.join();
+        const taken = takeMessages(opts.framer, buf.subarray(offset), opts.expected === undefined ? Infinity : opts.expected - count);
         offset += taken.length;
         count += taken.count;
-        const done = opts.expected !== undefined ? count >= opts.expected : count > 0 && offset === this.buf.length;
-        if (done) return finish(opts.expected !== undefined ? offset : this.buf.length, 'framed');
+        const done = opts.expected !== undefined ? count >= opts.expected : count > 0 && offset === buf.length;
+        if (done) return finish(opts.expected !== undefined ? offset : buf.length, 'framed');
+        need = taken.rest.status === 'incomplete' && taken.rest.need !== undefined ? offset + taken.rest.need : 0;
         if (taken.rest.status === 'invalid') mode = 'idle';
         else if (taken.rest.status === 'until-close') mode = 'close';
       }
-      if (this.eof) return finish(this.buf.length, 'eof');
+      if (this.eof) return finish(this.size, 'eof');
       const now = Date.now();
       const deadlines: Array<[number, ReadEnd]> = [];
       if (opts.totalTimeoutMs !== undefined) deadlines.push([start + opts.totalTimeoutMs, 'timeout']);
-      if (this.buf.length === 0 && opts.firstByteTimeoutMs !== undefined) {
+      if (this.size === 0 && opts.firstByteTimeoutMs !== undefined) {
         deadlines.push([start + opts.firstByteTimeoutMs, 'timeout']);
       }
-      if (mode === 'idle' && this.buf.length > 0) deadlines.push([now + opts.idleMs, 'idle']);
+      if (mode === 'idle' && this.size > 0) deadlines.push([now + opts.idleMs, 'idle']);
       deadlines.sort((a, b) => a[0] - b[0]);
       const first = deadlines[0];
-      const before = this.buf.length;
+      const before = this.size;
       const woke = await this.waitForData(first === undefined ? undefined : Math.max(0, first[0] - now));
-      if (firstByteMs === undefined && this.buf.length > 0) firstByteMs = Date.now() - start;
-      if (!woke && first !== undefined && this.buf.length === before && !this.eof) return finish(this.buf.length, first[1]);
+      if (firstByteMs === undefined && this.size > 0) firstByteMs = Date.now() - start;
+      if (!woke && first !== undefined && this.size === before && !this.eof) return finish(this.size, first[1]);
     }
+  }
+
+  /** All buffered bytes as one buffer. */
+  private join(): Buffer {
+    if (this.pending.length === 0) return this.joined;
+    if (this.joined.length === 0 && this.pending.length === 1) {
+      this.joined = this.pending[0]!;
+      this.pending = [];
+      this.room = undefined;
+      return this.joined;
+    }
+    if (this.room === undefined || this.roomStart + this.size > this.room.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(this.size, 2 * this.joined.length));
+      this.joined.copy(next, 0);
+      this.room = next;
+      this.roomStart = 0;
+    }
+    let at = this.roomStart + this.joined.length;
+    for (const p of this.pending) at += p.copy(this.room, at);
+    this.pending = [];
+    this.joined = this.room.subarray(this.roomStart, at);
+    return this.joined;
   }
 
   private notify(): void {
@@ -96,7 +136,6 @@ export class MessageReader {
     this.wake = undefined;
     w?.();
   }
-
   private waitForData(timeoutMs: number | undefined): Promise<boolean> {
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;

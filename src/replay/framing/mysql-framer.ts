@@ -14,10 +14,10 @@ export class MysqlFramer implements Framer {
   frame(buf: Buffer): FrameVerdict {
     let pos = 0;
     for (;;) {
-      if (buf.length < pos + 4) return { status: 'incomplete' };
+      if (buf.length < pos + 4) return { status: 'incomplete', need: pos + 4 };
       const len = buf.readUIntLE(pos, 3);
       const end = pos + 4 + len;
-      if (buf.length < end) return { status: 'incomplete' };
+      if (buf.length < end) return { status: 'incomplete', need: end };
       pos = end;
       if (len < MYSQL_MAX_PAYLOAD) return { status: 'complete', length: pos };
     }

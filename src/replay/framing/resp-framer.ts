@@ -7,17 +7,20 @@ const BULK_TYPES = new Set(['$', '!', '=']);
 /** Aggregates whose element count is the header number (maps and attributes hold pairs). */
 const AGGREGATE_TYPES = new Map([['*', 1], ['~', 1], ['>', 1], ['%', 2], ['|', 2]]);
 
-type Parsed = number | 'incomplete' | 'invalid';
+/** An end offset, 'invalid', or incomplete with the buffer length needed first, when known. */
+type Parsed = number | 'invalid' | { need: number | undefined };
 
-function lineEnd(buf: Buffer, pos: number): number | 'incomplete' | 'invalid' {
+const UNKNOWN_NEED = { need: undefined } as const;
+
+function lineEnd(buf: Buffer, pos: number): Parsed {
   const eol = buf.indexOf('\r\n', pos, 'latin1');
-  if (eol < 0) return buf.length - pos > MAX_LINE ? 'invalid' : 'incomplete';
+  if (eol < 0) return buf.length - pos > MAX_LINE ? 'invalid' : UNKNOWN_NEED;
   return eol;
 }
 
 /** End offset of one RESP2/RESP3 value starting at `pos`. */
 function valueEnd(buf: Buffer, pos: number, depth: number): Parsed {
-  if (pos >= buf.length) return 'incomplete';
+  if (pos >= buf.length) return UNKNOWN_NEED;
   if (depth > 64) return 'invalid';
   const type = String.fromCharCode(buf[pos] ?? 0);
   const eol = lineEnd(buf, pos + 1);
@@ -29,7 +32,7 @@ function valueEnd(buf: Buffer, pos: number, depth: number): Parsed {
   if (BULK_TYPES.has(type)) {
     if (n < 0) return eol + 2;
     const end = eol + 2 + n + 2;
-    if (buf.length < end) return 'incomplete';
+    if (buf.length < end) return { need: end };
     if (buf[end - 2] !== 0x0d || buf[end - 1] !== 0x0a) return 'invalid';
     return end;
   }
@@ -56,8 +59,8 @@ export class RespFramer implements Framer {
     const type = String.fromCharCode(buf[0] ?? 0);
     if (LINE_TYPES.has(type) || BULK_TYPES.has(type) || AGGREGATE_TYPES.has(type)) {
       const end = valueEnd(buf, 0, 0);
-      if (end === 'incomplete') return { status: 'incomplete' };
       if (end === 'invalid') return { status: 'invalid', reason: 'malformed RESP value' };
+      if (typeof end !== 'number') return end.need === undefined ? { status: 'incomplete' } : { status: 'incomplete', need: end.need };
       return { status: 'complete', length: end };
     }
     // Inline command: printable text up to a newline (redis-cli and telnet style).

@@ -2,7 +2,8 @@ import type { Address } from '../../generated/koala/v1/agent.pb.js';
 import { Transport, type Prelude, type Session, type Talk } from '../../generated/koala/v1/session.pb.js';
 import type { Protocol } from '../framing/framer.js';
 import { detectProtocol } from '../framing/detect-protocol.js';
-import { formatAddress, sameAddress } from '../format-address.js';
+import { formatAddress } from '../../assembler/address-text.js';
+import { sameAddress } from '../format-address.js';
 import { isConnectionSetup } from './connection-setup.js';
 import type { MatchDecision } from './match-types.js';
 import { DEFAULT_MATCH_OPTIONS, matchTalk, noMatch, type MatchOptions, type SourcedCandidate } from './talk-matcher.js';
@@ -45,11 +46,9 @@ export class ReplayLedger {
     return this.active.has(id);
   }
 
-  /** Stops serving a session; returns its talks never served. */
-  removeSession(id: string): Talk[] {
-    const unused = this.unusedTalks(id);
+  /** Stops serving a session (ask unusedTalks first: afterwards it knows none). */
+  removeSession(id: string): void {
     this.active.delete(id);
-    return unused;
   }
 
   /** Sessions whose preludes and talks may answer session-less connections. */

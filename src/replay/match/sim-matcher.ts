@@ -4,6 +4,21 @@ export const DEFAULT_SIM_THRESHOLD = 0.7;
 const WORD = /^[\p{L}\p{N}._]$/u;
 
 /**
+ * Token sets of recorded requests: every live request is scored against every candidate, and the
+ * recorded bytes never change, so each is lexed once (dropped with its talk).
+ */
+const candidateTokens = new WeakMap<Uint8Array, Set<string>>();
+
+function tokensOf(recorded: Buffer): Set<string> {
+  let set = candidateTokens.get(recorded);
+  if (set === undefined) {
+    set = new Set(lexTokens(recorded));
+    candidateTokens.set(recorded, set);
+  }
+  return set;
+}
+
+/**
  * The reference lexer (§7.7): words are runs of letters, numbers, `.` and `_`; every other byte
  * is a token of its own.
  */
@@ -60,7 +75,7 @@ export function simMatch(
   threshold = DEFAULT_SIM_THRESHOLD,
 ): StrategyResult {
   const req = new Set(lexTokens(request));
-  const scored: ScoredCandidate[] = candidates.map((c) => ({ talkIndex: c.talkIndex, score: cosine(req, new Set(lexTokens(c.request))) }));
+  const scored: ScoredCandidate[] = candidates.map((c) => ({ talkIndex: c.talkIndex, score: cosine(req, tokensOf(c.request)) }));
   let best = -1;
   for (let j = 0; j < scored.length; j++) if (best < 0 || (scored[j]?.score ?? 0) > (scored[best]?.score ?? 0)) best = j;
   const max = scored[best]?.score ?? 0;

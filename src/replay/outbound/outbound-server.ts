@@ -14,11 +14,13 @@ import { noMatchReply } from './no-match-reply.js';
 export interface OutboundBinding {
   sessionId: string | undefined;
   originalDst: Address;
-  pid?: number;
 }
 
-/** Finds the binding of the connection from SUT-side port `remotePort`; may wait (bounded) for the report. */
-export type OutboundResolver = (remotePort: number, remoteAddress: string) => Promise<OutboundBinding | undefined>;
+/**
+ * Finds the binding of the connection from SUT-side port `remotePort`; may wait for the report,
+ * and must bound that wait itself (undefined when it ends without one).
+ */
+export type OutboundResolver = (remotePort: number) => Promise<OutboundBinding | undefined>;
 
 export type OutboundReaction = 'recorded' | 'one-way' | 'error' | 'closed';
 
@@ -42,20 +44,16 @@ export interface OutboundServerOptions {
   port?: number;
   resolve: OutboundResolver;
   ledger: ReplayLedger;
-  /** The session using the connection now (pooled connections change hands); default: the binding's. */
-  owner?: (remotePort: number) => string | undefined;
   /**
    * The session whose write put the byte at `offset` (counted from the connection's first byte)
-   * on the connection; may wait (bounded) for the agent's SEND report. Preferred over `owner`:
-   * a pooled connection changes hands between two reads, and only the byte count tells whose
-   * request this is.
+   * on the connection; may wait (bounded) for the agent's SEND report. Without it the binding's
+   * session owns every request, which is wrong once a pooled connection changes hands: only the
+   * byte count tells whose request this is.
    */
   ownerAt?: (remotePort: number, offset: number) => Promise<string | undefined>;
   onNoMatch?: 'close' | 'error';
   /** Idle gap ending a request the framer cannot frame. */
   idleMs?: number;
-  /** Upper bound on waiting for the agent's CONNECT report. */
-  resolveTimeoutMs?: number;
   onCall: (call: OutboundCall) => void;
   /** A redirected connection closed: its mapping entry can go. */
   onClose?: (remotePort: number) => void;
@@ -104,7 +102,7 @@ export class OutboundServer {
   private async serve(socket: Socket): Promise<void> {
     const reader = new MessageReader(socket);
     const remotePort = socket.remotePort ?? 0;
-    const binding = await this.resolveBounded(remotePort, socket.remoteAddress ?? '');
+    const binding = await this.opts.resolve(remotePort).catch(() => undefined);
     if (binding === undefined) {
       const first = await reader.read({ framer: createRequestFramer('raw'), idleMs: this.opts.idleMs ?? 100, totalTimeoutMs: 0 });
       this.report(remotePort, undefined, undefined, 'raw', first.bytes, noMatch(this.opts.ledger.options.strategy, undefined, [], 'no agent report for this connection (unknown destination and session)'), undefined, 'closed');
@@ -121,7 +119,7 @@ export class OutboundServer {
       if (read.bytes.length === 0) break;
       let pending: Buffer = read.bytes;
       while (pending.length > 0) {
-        const owner = this.opts.ownerAt !== undefined ? await this.opts.ownerAt(remotePort, offset) : this.opts.owner?.(remotePort) ?? binding.sessionId;
+        const owner = this.opts.ownerAt !== undefined ? await this.opts.ownerAt(remotePort, offset) : binding.sessionId;
         // A one-way write and the next request may arrive as one read: serve them one by one.
         const split = conn.oneWayPrefix(pending, owner);
         const request = split === undefined ? pending : pending.subarray(0, split);
@@ -164,18 +162,6 @@ export class OutboundServer {
     }
     socket.write(reply);
     return true;
-  }
-
-  private async resolveBounded(remotePort: number, remoteAddress: string): Promise<OutboundBinding | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.opts.resolveTimeoutMs ?? 2000);
-    });
-    try {
-      return await Promise.race([this.opts.resolve(remotePort, remoteAddress).catch(() => undefined), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private report(

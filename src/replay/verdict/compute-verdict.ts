@@ -1,5 +1,5 @@
 import type { Session, Talk } from '../../generated/koala/v1/session.pb.js';
-import { formatAddress } from '../format-address.js';
+import { formatAddress } from '../../assembler/address-text.js';
 import type { MatchDecision } from '../match/match-types.js';
 import type { OutboundCall } from '../outbound/outbound-server.js';
 import { diffMessages } from './message-diff.js';

@@ -41,7 +41,7 @@ describe('Http1RequestFramer', () => {
     const head = b('PUT /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n');
     const first = takeMessages(f, head);
     expect(first).to.deep.include({ count: 1, length: head.length });
-    expect(f.frame(b('da'))).to.deep.equal({ status: 'incomplete' });
+    expect(f.frame(b('da'))).to.deep.equal({ status: 'incomplete', need: 4 });
     expect(f.frame(b('data'))).to.deep.equal({ status: 'complete', length: 4 });
   });
 
@@ -55,6 +55,19 @@ describe('Http1ResponseFramer', () => {
     const res = b('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n');
     expect(new Http1ResponseFramer(['HEAD']).frame(res)).to.deep.equal({ status: 'complete', length: res.length });
     expect(new Http1ResponseFramer(['GET']).frame(res).status).to.equal('incomplete');
+  });
+
+  it('says how many bytes an incomplete body needs when the length is known', () => {
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n';
+    expect(new Http1ResponseFramer().frame(b(`${head}abc`))).to.deep.equal({ status: 'incomplete', need: head.length + 100 });
+    expect(new Http1ResponseFramer().frame(b('HTTP/1.1 200 OK\r\nContent-Len'))).to.deep.equal({ status: 'incomplete' });
+    const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+    // In a chunk: its end; in a size line or the last chunk: unknown.
+    expect(new Http1ResponseFramer().frame(b(`${chunked}3\r\nabc\r\nA\r\n01`))).to.deep.equal({ status: 'incomplete', need: chunked.length + 8 + 3 + 10 + 2 });
+    expect(new Http1ResponseFramer().frame(b(`${chunked}3\r\nabc\r\n1`))).to.deep.equal({ status: 'incomplete' });
+    expect(new Http1ResponseFramer().frame(b(`${chunked}0\r\nX-T: 1\r\n`))).to.deep.equal({ status: 'incomplete' });
+    expect(new Http1ResponseFramer().frame(b(`${chunked}3 ; ext\r\nabc\r\n0\r\n\r\n`))).to.deep.equal({ status: 'complete', length: chunked.length + 19 });
+    expect(new Http1ResponseFramer().frame(b(`${chunked}3x\r\nabc\r\n0\r\n\r\n`)).status).to.equal('invalid');
   });
 
   it('frames 204 and 304 without body and a length-less 200 until close', () => {

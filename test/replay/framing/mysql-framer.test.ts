@@ -12,8 +12,8 @@ describe('MysqlFramer', () => {
   it('frames one COM_QUERY packet and reads its SQL', () => {
     const q = packet(0, Buffer.concat([Buffer.from([3]), Buffer.from('SELECT 1')]));
     const f = new MysqlFramer();
-    expect(f.frame(q.subarray(0, 3)).status).to.equal('incomplete');
-    expect(f.frame(q.subarray(0, q.length - 1)).status).to.equal('incomplete');
+    expect(f.frame(q.subarray(0, 3))).to.deep.equal({ status: 'incomplete', need: 4 });
+    expect(f.frame(q.subarray(0, q.length - 1))).to.deep.equal({ status: 'incomplete', need: q.length });
     expect(f.frame(q)).to.deep.equal({ status: 'complete', length: q.length });
     expect(mysqlQueryText(q)).to.equal('SELECT 1');
   });
@@ -22,7 +22,7 @@ describe('MysqlFramer', () => {
     const big = packet(0, Buffer.alloc(MYSQL_MAX_PAYLOAD, 0x61));
     const tail = packet(1, Buffer.from('end'));
     const f = new MysqlFramer();
-    expect(f.frame(big).status).to.equal('incomplete');
+    expect(f.frame(big)).to.deep.equal({ status: 'incomplete', need: big.length + 4 });
     expect(f.frame(Buffer.concat([big, tail]))).to.deep.equal({ status: 'complete', length: big.length + tail.length });
   });
 

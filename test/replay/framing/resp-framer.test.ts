@@ -12,6 +12,12 @@ describe('RespFramer', () => {
     expect(f.frame(cmd)).to.deep.equal({ status: 'complete', length: cmd.length });
   });
 
+  it('says how many bytes a split bulk string needs, nested ones included', () => {
+    expect(new RespFramer().frame(b('$10\r\nabc'))).to.deep.equal({ status: 'incomplete', need: 17 });
+    expect(new RespFramer().frame(b('*2\r\n$3\r\nGET\r\n$10\r\nab'))).to.deep.equal({ status: 'incomplete', need: 13 + 17 });
+    expect(new RespFramer().frame(b('*2\r\n$3\r\nGET\r\n$1'))).to.deep.equal({ status: 'incomplete' });
+  });
+
   it('counts three pipelined commands in one write', () => {
     const three = b('*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n');
     expect(takeMessages(new RespFramer(), three)).to.deep.include({ count: 3, length: three.length });

@@ -36,7 +36,13 @@ describe('ReplayLedger', () => {
     expect(third.decision.matched).to.equal(false);
     expect(third.decision.top.map((t) => t.talkIndex)).to.deep.equal([2]);
     expect(third.decision.explanation).to.match(/no match.*127\.0\.0\.1:6379/);
-    expect(ledger.removeSession('s1').map((t) => t.index)).to.deep.equal([2]);
+    expect(ledger.unusedTalks('s1').map((t) => t.index)).to.deep.equal([2]);
+    ledger.removeSession('s1');
+    expect(ledger.hasSession('s1')).to.equal(false);
+    expect(ledger.unusedTalks('s1')).to.deep.equal([]);
+    const after = conn.serve(Buffer.from('*1\r\n$4\r\nPING\r\n'), 's1');
+    expect(after.decision.matched).to.equal(false);
+    expect(after.decision.explanation).to.match(/session s1 is not being replayed/);
   });
 
   it('falls back to the strategy and explains the top 3 candidates', () => {

@@ -22,7 +22,6 @@ async function start(sessions: Session[], opts: { onNoMatch?: 'close' | 'error';
     port: 0,
     ledger,
     onNoMatch: opts.onNoMatch,
-    resolveTimeoutMs: 500,
     resolve: async (port) => {
       if (opts.resolveDelayMs !== undefined) await sleep(opts.resolveDelayMs);
       // Like the engine: wait (bounded) for the report, which the test files after connecting.
