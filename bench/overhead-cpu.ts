@@ -7,7 +7,7 @@
  * gateway's is counted until it has drained what the run sent it).
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
- *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink]]
+ *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline]]
  *        [--gw-prof DIR] [--keep-store DIR] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
@@ -15,7 +15,9 @@
  * Variants: plain (stock build / no LD_PRELOAD), recording into the gateway, and hooked with no
  * gateway listening (hooks + agent, nothing exported). Opt-in for Go, recording-sink: recording
  * into go-hooks/cmd/koala-bench-sink, which takes the stream and decodes nothing, so the SUT's own
- * cost of recording shows apart from the gateway's (its CPU is in the gateway column).
+ * cost of recording shows apart from the gateway's (its CPU is in the gateway column). Opt-in,
+ * recording-inline: into a second gateway started with --assembler inline (assembling on its
+ * receiving thread at full priority, as before the assembly thread), for an A/B in one run.
  *
  * --grpc unix streams the Go agent to the gateway over the opt-in unix socket
  * (KOALA_AGENT_GRPC_ADDR=unix:///path) instead of loopback TCP (the default, tcp).
@@ -40,12 +42,12 @@ import { run, sleep, startServer, type Server } from './lib/proc.js';
 import { loadText, median } from './lib/report.js';
 
 export type SutKind = 'go' | 'c';
-export type Variant = 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink';
+export type Variant = 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline';
 /** The default variants. */
 export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
-const ALL_VARIANTS: readonly Variant[] = ['plain', 'recording', 'recording-sink', 'hooked-no-gw'];
-/** Variants that export to a receiver whose CPU is counted (the gateway, or the sink). */
-const exporting = (v: Variant): boolean => v === 'recording' || v === 'recording-sink';
+const ALL_VARIANTS: readonly Variant[] = ['plain', 'recording', 'recording-inline', 'recording-sink', 'hooked-no-gw'];
+/** Variants that export to a receiver whose CPU is counted (a gateway, or the sink). */
+const exporting = (v: Variant): boolean => v === 'recording' || v === 'recording-sink' || v === 'recording-inline';
 export type Pin = 'none' | '0' | '1' | 'any';
 export type GrpcTransport = 'tcp' | 'unix';
 
@@ -65,6 +67,12 @@ export function cpuMs(pid: number): number {
 export function readBytes(pid: number): number {
   const m = /^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'latin1'));
   return m ? Number(m[1]) : NaN;
+}
+
+/** Bytes read plus bytes written: unchanged once the gateway has received and stored everything. */
+function ioBytes(pid: number): number {
+  const io = readFileSync(`/proc/${pid}/io`, 'latin1');
+  return Number(/^rchar: (\d+)$/m.exec(io)?.[1] ?? NaN) + Number(/^wchar: (\d+)$/m.exec(io)?.[1] ?? NaN);
 }
 
 /** Pids of this process's children (all threads' children), with their command names. */
@@ -97,14 +105,17 @@ export interface GatewayProc {
   agentSocket: string;
   storeDir: string;
   logFile: string;
-  /** Waits until the gateway has read nothing new for quietMs (it has drained its agents). */
+  /**
+   * Waits until the gateway has read and written nothing new for quietMs: it has drained its
+   * agents and its assembly thread has stored what they sent.
+   */
   drain(quietMs?: number, maxMs?: number): Promise<void>;
   /** Stops it (SIGTERM: sessions flushed) and returns the events it counted, from its log. */
   stop(): Promise<{ events: number; sessions: number; storeBytes: number }>;
 }
 
 export async function startGatewayProc(
-  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport } = {},
+  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[] } = {},
 ): Promise<GatewayProc> {
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
   const storeDir = join(dir, 'store');
@@ -114,6 +125,7 @@ export async function startGatewayProc(
     '--import', TSX, MAIN,
     'gateway', '--mode', 'record', '--store', storeDir, '--agent-socket', join(dir, 'agent.sock'),
     '--grpc-addr', opts.grpc === 'unix' ? `unix://${join(dir, 'agent-grpc.sock')}` : '127.0.0.1:0',
+    ...(opts.args ?? []),
   ];
   const [cmd, args] = onCpu(opts.cpus, process.execPath, nodeArgs);
   const server = await startServer(cmd, args, /^koala gateway ready .* agent-socket=(\S+) grpc=(\S+)$/, {
@@ -129,11 +141,11 @@ export async function startGatewayProc(
     logFile,
     async drain(quietMs = 400, maxMs = 60_000) {
       const until = Date.now() + maxMs;
-      let last = readBytes(pid);
+      let last = ioBytes(pid);
       let since = Date.now();
       while (Date.now() < until) {
         await sleep(50);
-        const now = readBytes(pid);
+        const now = ioBytes(pid);
         if (now !== last) {
           last = now;
           since = Date.now();
@@ -252,8 +264,13 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   if (variants.includes('recording-sink') && o.sut !== 'go') throw new Error('recording-sink is for the Go SUT only');
   const sinkDir = variants.includes('recording-sink') ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
   const sink = sinkDir ? await startSink(sinkDir, gwCpus) : undefined;
+  const gwInline = variants.includes('recording-inline')
+    ? await startGatewayProc({ cpus: gwCpus, grpc: o.grpc, args: ['--assembler', 'inline'] })
+    : undefined;
   /** The process that receives what variant v exports: its CPU is counted per run. */
-  const receiverPid = (v: Variant): number => (v === 'recording-sink' ? (sink as Server).pid : gw.pid);
+  const receiverPid = (v: Variant): number =>
+    v === 'recording-sink' ? (sink as Server).pid : v === 'recording-inline' ? (gwInline as GatewayProc).pid : gw.pid;
+  const drain = async (v: Variant) => (v === 'recording-inline' ? gwInline?.drain() : gw.drain());
   const suts = new Map<Variant, Sut>();
   let cBuild: { bin: string; cleanup(): void } | undefined;
   let recordingRequests = 0;
@@ -273,13 +290,16 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       const [cmd, args] = onCpu(sutCpus, exe, o.sut === 'c' ? ['0'] : []);
       const noGw = `127.0.0.1:${await freePort()}`;
       const env: Record<string, string> = { KOALA_LOG_LEVEL: 'WARN' };
-      if (o.sut === 'go') env.KOALA_AGENT_GRPC_ADDR = v === 'recording' ? gw.grpc : v === 'recording-sink' ? (sink?.ready[1] as string) : noGw;
+      if (o.sut === 'go') {
+        env.KOALA_AGENT_GRPC_ADDR =
+          v === 'recording' ? gw.grpc : v === 'recording-inline' ? (gwInline as GatewayProc).grpc : v === 'recording-sink' ? (sink?.ready[1] as string) : noGw;
+      }
       suts.set(
         v,
         await startSut(cmd, args, {
           name: `${o.sut}-sut-${v}`,
           shim: o.sut === 'c' && v !== 'plain',
-          agentSocket: o.sut === 'c' && v === 'recording' ? gw.agentSocket : undefined,
+          agentSocket: o.sut === 'c' && v === 'recording' ? gw.agentSocket : o.sut === 'c' && v === 'recording-inline' ? gwInline?.agentSocket : undefined,
           downstreams: deps.downstreams,
           env,
         }),
@@ -292,6 +312,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       if (v === 'recording') recordingRequests += w.requests ?? 0;
     }
     await gw.drain();
+    await gwInline?.drain();
     for (let r = 0; r < o.rounds; r++) {
       const order = variants.map((_, i) => variants[(i + r) % variants.length] as Variant);
       for (const v of order) {
@@ -303,7 +324,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const kv = await loadgen(sut.port, o.conns, o.seconds * 1000, path, toolCpus);
         const s1 = cpuMs(sut.pid);
         const t1 = Date.now();
-        await gw.drain();
+        await drain(v);
         const drainMs = Math.max(0, Date.now() - t1 - 400);
         const g1 = cpuMs(receiverPid(v));
         const b1 = readBytes(receiverPid(v));
@@ -335,6 +356,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   } finally {
     for (const s of suts.values()) await s.stop();
     await sink?.stop();
+    await gwInline?.stop().catch(() => undefined);
     if (sinkDir) rmSync(sinkDir, { recursive: true, force: true });
     gwTotals = await gw.stop().catch(() => gwTotals);
     await deps.stop();
@@ -353,6 +375,8 @@ export interface Summary {
   sutUsPerReq: number;
   gwUsPerReq: number;
   gwBytesPerReq: number;
+  /** Median time the receiver took after the load stopped to read and store what it was sent. */
+  drainMs: number;
   load: string;
 }
 
@@ -371,6 +395,7 @@ export function summarize(runs: Run[], v: Variant): Summary {
     sutUsPerReq: (mine.reduce((s, r) => s + r.sutCpuMs, 0) * 1000) / req,
     gwUsPerReq: (mine.reduce((s, r) => s + r.gwCpuMs, 0) * 1000) / req,
     gwBytesPerReq: mine.reduce((s, r) => s + r.gwReadBytes, 0) / req,
+    drainMs: median(mine.map((r) => r.drainMs)),
     load: mine.map((r) => r.load.split(' ')[0]).join('/'),
   };
 }
@@ -398,8 +423,8 @@ export function table(res: MatrixResult, title: string): string {
   const lines = [
     title,
     '',
-    '| variant | req/s | vs plain | p50 ms | p99 ms | errors | SUT CPU us/req | gateway (or sink) CPU us/req | total CPU us/req | gw bytes read/req | load (1 min) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| variant | req/s | vs plain | p50 ms | p99 ms | errors | SUT CPU us/req | gateway (or sink) CPU us/req | total CPU us/req | gw bytes read/req | drain after run ms | load (1 min) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   const variants = ALL_VARIANTS.filter((v) => res.runs.some((r) => r.variant === v));
   for (const v of variants) {
@@ -408,7 +433,7 @@ export function table(res: MatrixResult, title: string): string {
     lines.push(
       `| ${v} | ${s.rps.toFixed(0)} | ${(s.rps / p.rps).toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.errors} | ` +
         `${s.sutUsPerReq.toFixed(0)} | ${exporting(v) ? gwUs.toFixed(0) : '-'} | ${(s.sutUsPerReq + gwUs).toFixed(0)} | ` +
-        `${exporting(v) ? s.gwBytesPerReq.toFixed(0) : '-'} | ${s.load} |`,
+        `${exporting(v) ? s.gwBytesPerReq.toFixed(0) : '-'} | ${exporting(v) ? s.drainMs.toFixed(0) : '-'} | ${s.load} |`,
     );
   }
   const rounds = res.runs.filter((r) => r.variant === 'plain').length;

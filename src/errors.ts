@@ -12,7 +12,8 @@ export type KoalaErrorCode =
   | 'KOALA_ERR_LISTEN'
   | 'KOALA_ERR_REPLAY'
   | 'KOALA_ERR_GO_BUILD'
-  | 'KOALA_ERR_USAGE';
+  | 'KOALA_ERR_USAGE'
+  | 'KOALA_ERR_INTERNAL';
 
 export class KoalaError extends Error {
   readonly code: KoalaErrorCode;

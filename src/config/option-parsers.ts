@@ -42,6 +42,14 @@ export function parseBytes(raw: string): number {
   return n;
 }
 
+/** A nice value for a thread: an integer from 0 (as the gateway) to 19 (idle CPU only). */
+export function parseNice(raw: string): number {
+  const text = raw.trim();
+  const n = Number(text);
+  if (text === '' || !Number.isInteger(n) || n < 0 || n > 19) throw new Error('expected an integer from 0 to 19');
+  return n;
+}
+
 export function parseRatio(raw: string): number {
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new Error('expected a number between 0 and 1');

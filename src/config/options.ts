@@ -10,6 +10,7 @@ import {
   parseBytes,
   parseDurationMs,
   parseGrpcAddress,
+  parseNice,
   parsePath,
   parseRatio,
 } from './option-parsers.js';
@@ -179,6 +180,36 @@ export const OPTIONS = {
     defaultText: '2s',
     parse: parseDurationMs,
     description: 'A session whose response has begun ends after this long without activity.',
+  }),
+  assembler: opt<'thread' | 'inline'>({
+    env: 'KOALA_ASSEMBLER',
+    flag: 'assembler',
+    kind: 'thread | inline',
+    default: () => 'thread',
+    defaultText: 'thread',
+    parse: oneOf(['thread', 'inline'] as const, { caseInsensitive: true }),
+    description:
+      'Record mode: decode, assemble and store on a worker thread at a low priority (thread), or on the thread that receives (inline). record+replay always assembles inline.',
+  }),
+  assemblerNice: opt<number>({
+    env: 'KOALA_ASSEMBLER_NICE',
+    flag: 'assembler-nice',
+    kind: 'integer 0..19',
+    default: () => 19,
+    defaultText: '19',
+    parse: parseNice,
+    description:
+      "Nice value of the assembly thread: 19 takes only CPU the SUT leaves idle; 0 competes with it as an equal. Receiving stays at the gateway's own priority.",
+  }),
+  assemblerBacklogBytes: opt<number>({
+    env: 'KOALA_ASSEMBLER_BACKLOG',
+    flag: 'assembler-backlog',
+    kind: 'bytes',
+    default: () => 256 * 1024 * 1024,
+    defaultText: '256MiB',
+    parse: parseBytes,
+    description:
+      "Received batches the assembly thread may be behind by; beyond it the gateway stops reading from agents until it catches up, and the agents' bounded buffers drop and count.",
   }),
   maxPayloadBytes: opt<number>({
     env: 'KOALA_MAX_PAYLOAD',

@@ -1,12 +1,12 @@
 /**
- * The gateway process's wiring: both ingest transports feed one SessionAssembler, whose sessions
- * go to the store (when a store directory is configured), to 'session' listeners and to the
- * koala:session diagnostics channel. Owns the lifecycle: start, flush, close.
+ * The gateway process's wiring: both ingest transports feed one assembly (assembler + store; on
+ * its own low-priority thread in record mode), whose sessions go to the store (when a store
+ * directory is configured), to 'session' listeners and to the koala:session diagnostics channel.
+ * Owns the lifecycle: start, flush, close.
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { SessionAssembler } from '../assembler/session-assembler.js';
 import { loadConfig } from '../config/load-config.js';
 import type { KoalaConfig, KoalaMode } from '../config/options.js';
 import { Mode, type AgentConfig, type Event } from '../generated/koala/v1/agent.pb.js';
@@ -16,11 +16,12 @@ import { GrpcAgentServer } from '../ingest/grpc-agent-server.js';
 import { ShimListener } from '../ingest/shim-listener.js';
 import { channels, publish } from '../log/channels.js';
 import { Logger } from '../log/logger.js';
-import { JsonlSessionStore, type SessionStore } from '../store/jsonl-session-store.js';
 import { formatHostPort, parseHostPort } from '../config/option-parsers.js';
 import { KoalaError } from '../errors.js';
 import { ReplayEngine, type ReplayOptions, type SessionResult } from '../replay/replay-engine.js';
 import type { NoiseRules } from '../replay/verdict/noise-rules.js';
+import { AssemblyCore, type AssemblyStats } from './assembly-core.js';
+import { AssemblyThread } from './assembly-thread.js';
 import { ReplayApi } from './replay-api.js';
 import { ReplayRouter } from './replay-router.js';
 
@@ -57,6 +58,11 @@ export interface GatewayStats {
   /** Frames that were oversized or did not decode (each dropped its connection). */
   badFrames: number;
   storeErrors: number;
+  /**
+   * Received batch bytes the assembly thread has not reached yet (0 when assembling inline).
+   * Figures from the thread are at most tens of ms old; exact after flush().
+   */
+  backlogBytes: number;
 }
 
 const MODE_BITS: Record<KoalaMode, Mode> = {
@@ -66,6 +72,14 @@ const MODE_BITS: Record<KoalaMode, Mode> = {
 };
 
 const TICK_MS = 250;
+
+const EMPTY_ASSEMBLY_STATS: AssemblyStats = {
+  assembler: {
+    processes: 0, openSessions: 0, sessionsEmitted: 0, eventsApplied: 0, droppedEventsReported: 0, unattributedTalks: 0,
+    unattributedInboundBytes: 0, lateResponseBytes: 0, seqGapEvents: 0, unknownConns: 0, bypassedEvents: 0, rejectedEvents: 0, warnings: 0,
+  },
+  events: 0, storeErrors: 0, storePath: undefined,
+};
 
 export interface Gateway {
   on(event: 'session', listener: (session: Session) => void): this;
@@ -78,16 +92,19 @@ export class Gateway extends EventEmitter {
   readonly config: KoalaConfig;
   private readonly log: Logger;
   private readonly ownsLogger: boolean;
-  private readonly assembler: SessionAssembler;
+  /** Exactly one of these assembles: the thread in record mode (unless configured inline), else inline. */
+  private core: AssemblyCore | undefined;
+  private thread: AssemblyThread | undefined;
   private readonly shim: ShimListener;
   private readonly grpcServer: GrpcAgentServer;
-  private store: SessionStore | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private accepting = true;
   private readonly linkNames = new Map<number, string>();
-  private readonly counters = { linksTotal: 0, events: 0, storeErrors: 0 };
+  private readonly links = new Map<number, AgentLink>();
+  private readonly counters = { linksTotal: 0, malformedBatches: 0 };
   private readonly recording: boolean;
+  private readonly assembleOnThread: boolean;
   private readonly replayEngine: ReplayEngine | undefined;
   private readonly router: ReplayRouter | undefined;
   private api: ReplayApi | undefined;
@@ -100,17 +117,8 @@ export class Gateway extends EventEmitter {
     this.config = config;
     this.log = logger.child('gateway');
     this.ownsLogger = ownsLogger;
-    const assemblerLog = logger.child('assembler');
-    this.assembler = new SessionAssembler(
-      {
-        idleAfterResponseMs: config.sessionIdleMs,
-        bypassAddrs: config.outboundBypassAddrs,
-        maxPayloadBytes: config.maxPayloadBytes,
-      },
-      (s) => this.onSession(s),
-    );
-    this.assembler.onWarning = (message, detail) => assemblerLog.warn(message, detail);
     this.recording = config.mode !== 'replay';
+    this.assembleOnThread = config.mode === 'record' && config.assembler === 'thread';
     if (config.mode !== 'record') {
       this.replayEngine = new ReplayEngine({
         sut: parseHostPort(config.sutAddr),
@@ -138,15 +146,7 @@ export class Gateway extends EventEmitter {
     const logger = given ?? Logger.create({ level: config.logLevel, file: config.logFile });
     const gw = new Gateway(config, logger, given === undefined, replay);
     try {
-      if (config.storeDir !== undefined) {
-        // The store never throws from append: write failures arrive here, so they are counted and logged.
-        gw.store = await JsonlSessionStore.open(config.storeDir, {
-          onError: (err) => {
-            gw.counters.storeErrors++;
-            gw.log.error('writing the session store failed', { err });
-          },
-        });
-      }
+      await gw.startAssembly(logger);
       if (gw.replayEngine !== undefined) {
         gw.outboundBound = await gw.replayEngine.start();
         if (replay?.api !== false) {
@@ -220,11 +220,12 @@ export class Gateway extends EventEmitter {
   }
 
   get storePath(): string | undefined {
-    return this.store?.path;
+    return this.assemblyStats().storePath;
   }
 
   stats(): GatewayStats {
-    const a = this.assembler.stats();
+    const s = this.assemblyStats();
+    const a = s.assembler;
     const unix = this.shim.stats();
     const grpc = this.grpcServer.stats();
     return {
@@ -232,16 +233,17 @@ export class Gateway extends EventEmitter {
       linksTotal: this.counters.linksTotal,
       sessions: a.sessionsEmitted,
       openSessions: a.openSessions,
-      events: this.counters.events,
+      events: s.events,
       droppedEvents: a.droppedEventsReported + a.seqGapEvents,
       badFrames: unix.badFrames + grpc.badFrames,
-      storeErrors: this.counters.storeErrors,
+      storeErrors: s.storeErrors,
+      backlogBytes: this.thread?.backlogBytes() ?? 0,
     };
   }
 
-  /** Writes what the store holds to disk (fsync). */
+  /** Assembles everything received so far (see backlogBytes) and writes what the store holds to disk (fsync). */
   async flush(): Promise<void> {
-    await this.store?.flush();
+    await (this.thread ?? this.core)?.flush();
   }
 
   /** Ends open sessions (GATEWAY_SHUTDOWN), flushes and closes the store, closes the listeners. */
@@ -253,31 +255,71 @@ export class Gateway extends EventEmitter {
   private async doClose(): Promise<void> {
     this.accepting = false;
     if (this.timer) clearInterval(this.timer);
-    this.safely('flush', () => this.assembler.flush());
     await this.shutdownParts();
-    this.log.info('gateway closed', () => ({ sessions: this.assembler.stats().sessionsEmitted, events: this.counters.events }));
+    this.log.info('gateway closed', () => ({ sessions: this.assemblyStats().assembler.sessionsEmitted, events: this.assemblyStats().events }));
     if (this.ownsLogger) this.log.close();
   }
 
   private async shutdownParts(): Promise<void> {
     await Promise.allSettled([this.shim.close(), this.grpcServer.close(), this.api?.close(), this.replayEngine?.close()]);
-    if (this.store) {
-      try {
-        await this.store.close();
-      } catch (err) {
-        this.log.error('closing the session store failed', { err });
-      }
+    // After the listeners: every batch received is assembled, then open sessions end (GATEWAY_SHUTDOWN).
+    await (this.thread ?? this.core)?.close();
+  }
+
+  private async startAssembly(logger: Logger): Promise<void> {
+    if (!this.recording) return;
+    const config = this.config;
+    const assembler = { idleAfterResponseMs: config.sessionIdleMs, bypassAddrs: config.outboundBypassAddrs, maxPayloadBytes: config.maxPayloadBytes };
+    if (this.assembleOnThread) {
+      this.thread = await AssemblyThread.start(
+        { assembler, storeDir: config.storeDir, logger, nice: config.assemblerNice, backlogBytes: config.assemblerBacklogBytes },
+        {
+          session: (s) => this.onSession(s),
+          malformed: (linkId, message) => {
+            this.counters.malformedBatches++;
+            this.links.get(linkId)?.abort(new KoalaError('KOALA_ERR_FRAME_MALFORMED', message));
+          },
+          backlog: (paused) => {
+            this.shim.setPaused(paused);
+            this.grpcServer.setPaused(paused);
+          },
+        },
+      );
+      this.updateForwarding();
+      // 'newListener' fires before the listener is added.
+      const emitter: EventEmitter = this;
+      emitter.on('newListener', (name: string | symbol) => {
+        if (name === 'session') queueMicrotask(() => this.updateForwarding());
+      });
+      emitter.on('removeListener', (name: string | symbol) => {
+        if (name === 'session') this.updateForwarding();
+      });
+    } else {
+      this.core = await AssemblyCore.open({ assembler, storeDir: config.storeDir, logger }, (s) => this.onSession(s));
     }
   }
 
+  /** Sessions cross back from the assembly thread only while something here would see them. */
+  private updateForwarding(): void {
+    this.thread?.setForward(this.listenerCount('session') > 0 || channels.session.hasSubscribers);
+  }
+
+  private assemblyStats(): AssemblyStats {
+    return this.thread?.stats() ?? this.core?.stats() ?? EMPTY_ASSEMBLY_STATS;
+  }
+
   private tick(): void {
-    this.safely('tick', () => this.assembler.tick());
+    this.core?.tick();
+    if (this.thread !== undefined) {
+      this.thread.tick();
+      this.updateForwarding();
+    }
     // A replayed session that was never re-recorded (replay-only agents, a SUT that died).
     const old = Date.now() - 10 * 60_000;
     for (const [port, r] of this.replayedPorts) if (r.atMs < old) this.replayedPorts.delete(port);
   }
 
-  /** The assembler is pure code; a bug in it must cost a session, not the gateway. */
+  /** Routing and assembly are pure code; a bug in them must cost a session, not the gateway. */
   private safely(what: string, fn: () => void): void {
     try {
       fn();
@@ -294,7 +336,11 @@ export class Gateway extends EventEmitter {
           link: link.linkId, transport: link.transport, sut: link.hello.sutName, pid: link.hello.pid, kind: link.hello.kind,
         }));
         this.linkNames.set(link.linkId, link.hello.sutName);
-        if (this.accepting && this.recording) this.safely('agentConnected', () => this.assembler.agentConnected(link.linkId, link.hello));
+        this.links.set(link.linkId, link);
+        if (this.accepting) {
+          this.core?.agentConnected(link.linkId, link.hello);
+          this.thread?.agentConnected(link.linkId, link.hello);
+        }
         if (this.accepting) this.safely('replay agentConnected', () => this.router?.agentConnected(link.linkId, link.hello));
         return {
           mode: MODE_BITS[this.config.mode],
@@ -306,17 +352,26 @@ export class Gateway extends EventEmitter {
       },
       agentEvents: (link: AgentLink, events: Event[]) => {
         if (!this.accepting) return;
-        this.counters.events += events.length;
         this.log.trace('events', () => ({ link: link.linkId, n: events.length }));
         // Replay first: the mapping must be known before the mock needs it.
         if (this.router !== undefined) this.safely('replay routing', () => this.router?.ingest(link.linkId, events));
-        if (this.recording) this.safely('ingest', () => this.assembler.ingest(link.linkId, events));
+        this.core?.ingest(link.linkId, events);
       },
+      // Only with an assembly thread: batches are decoded there, not here.
+      agentBatchFrame: !this.assembleOnThread
+          ? undefined
+          : (link: AgentLink, frame: Uint8Array) => {
+              if (this.accepting) this.thread?.batch(link.linkId, frame);
+            },
       agentDisconnected: (link: AgentLink, reason: string) => {
         this.log.info('agent disconnected', { link: link.linkId, pid: link.hello.pid, reason });
         this.linkNames.delete(link.linkId);
+        this.links.delete(link.linkId);
         this.router?.agentDisconnected(link.linkId);
-        if (this.accepting && this.recording) this.safely('agentDisconnected', () => this.assembler.agentDisconnected(link.linkId));
+        if (this.accepting) {
+          this.core?.agentDisconnected(link.linkId);
+          this.thread?.agentDisconnected(link.linkId);
+        }
       },
     };
   }
@@ -328,8 +383,6 @@ export class Gateway extends EventEmitter {
       session.replayOf = replayed.sessionId;
       this.replayedPorts.delete(port);
     }
-    this.log.debug('session', () => ({ id: session.id, sut: session.sut, talks: session.talks.length, end: session.endReason }));
-    this.store?.append(session);
     publish(channels.session, { session });
     try {
       this.emit('session', session);

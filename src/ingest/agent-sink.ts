@@ -13,6 +13,8 @@ export interface AgentLink {
   readonly transport: 'unix' | 'grpc';
   /** Push configuration to the agent (mode, outbound address, bypass list). */
   sendConfig(config: AgentConfig): void;
+  /** End the link for what it sent (a batch found malformed after it was received). */
+  abort(err: Error): void;
 }
 
 /** Where ingest delivers decoded agent traffic: the gateway wires this to the assembler. */
@@ -21,6 +23,12 @@ export interface AgentSink {
   agentConnected(link: AgentLink): AgentConfig;
   /** A batch of events from one agent, in the order the agent sent them. */
   agentEvents(link: AgentLink, events: Event[]): void;
+  /**
+   * When present, batches arrive here undecoded instead (an AgentMessage{batch} as the agent
+   * sent it; valid only during the call): the sink decodes them where it assembles them. A batch
+   * found malformed later is reported with link.abort.
+   */
+  agentBatchFrame?(link: AgentLink, frame: Uint8Array): void;
   /** The link ended (clean close, error, or garbage). reason is human-readable. */
   agentDisconnected(link: AgentLink, reason: string): void;
 }

@@ -5,10 +5,14 @@
  */
 import { KoalaError } from '../errors.js';
 import type { AgentConfig, AgentMessage } from '../generated/koala/v1/agent.pb.js';
+import { decodeAgentMessage } from './frame-decoder.js';
 import { channels, publish } from '../log/channels.js';
 import type { AgentLink, AgentSink } from './agent-sink.js';
 
 let lastLinkId = 0;
+
+/** AgentMessage field 2 (batch), wire type 2 (length-delimited). */
+const BATCH_TAG = (2 << 3) | 2;
 
 /** Link ids are unique across both transports for the life of the gateway process. */
 export function nextLinkId(): number {
@@ -23,10 +27,24 @@ export class AgentStream {
     private readonly transport: 'unix' | 'grpc',
     private readonly sink: AgentSink,
     private readonly send: (config: AgentConfig) => void,
+    private readonly abort: (err: Error) => void,
   ) {}
 
   get link(): AgentLink | undefined {
     return this.current;
+  }
+
+  /**
+   * Applies one encoded AgentMessage. A batch (tag of field 2 first, as every agent writes it)
+   * goes to a sink that takes frames without being decoded here; anything else is decoded.
+   */
+  handleFrame(frame: Uint8Array): void {
+    if (this.ended) return;
+    if (frame[0] === BATCH_TAG && this.current !== undefined && this.sink.agentBatchFrame !== undefined) {
+      this.sink.agentBatchFrame(this.current, frame);
+      return;
+    }
+    this.handle(decodeAgentMessage(frame));
   }
 
   /** Applies one message; throws KoalaError KOALA_ERR_PROTOCOL when it breaks the protocol. */
@@ -42,6 +60,7 @@ export class AgentStream {
         hello: body.value,
         transport: this.transport,
         sendConfig: (config) => send(config),
+        abort: (err) => this.abort(err),
       };
       this.current = link;
       const config = this.sink.agentConnected(link);

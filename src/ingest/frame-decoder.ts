@@ -76,7 +76,7 @@ export class FrameDecoder {
 }
 
 /** Decodes one frame body as an AgentMessage; anything that is not a hello or batch is malformed. */
-export function decodeAgentMessage(frame: Buffer): AgentMessage {
+export function decodeAgentMessage(frame: Uint8Array): AgentMessage {
   let msg: AgentMessage;
   try {
     msg = AgentMessage.decode(frame);

@@ -4,12 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { KoalaError, isKoalaError } from '../errors.js';
-import {
-  AgentServiceService,
-  type AgentMessage,
-  type AgentServiceServer,
-  type GatewayMessage,
-} from '../generated/koala/v1/agent.pb.js';
+import { AgentServiceService, type GatewayMessage } from '../generated/koala/v1/agent.pb.js';
 import { parseHostPort, formatHostPort, isLoopbackHost, unixTargetPath } from '../config/option-parsers.js';
 import { channels, publish } from '../log/channels.js';
 import { Logger } from '../log/logger.js';
@@ -44,11 +39,22 @@ export function toGrpcStatus(err: unknown): { code: grpc.status; details: string
   }
 }
 
+/**
+ * AgentService with requests left as bytes: AgentStream decodes what it must (the hello), and
+ * batches may go on undecoded to where they are assembled.
+ */
+const RAW_AGENT_SERVICE = {
+  connect: { ...AgentServiceService.connect, requestDeserialize: (value: Buffer): Buffer => value },
+} satisfies grpc.ServiceDefinition;
+
+type AgentCall = grpc.ServerDuplexStream<Buffer, GatewayMessage>;
+
 export class GrpcAgentServer {
   private readonly server: grpc.Server;
   private readonly log: Logger;
-  private readonly calls = new Set<grpc.ServerDuplexStream<AgentMessage, GatewayMessage>>();
+  private readonly calls = new Set<AgentCall>();
   private badFrames = 0;
+  private paused = false;
   private actual = '';
 
   constructor(private readonly opts: GrpcAgentServerOptions) {
@@ -57,8 +63,7 @@ export class GrpcAgentServer {
       'grpc.max_receive_message_length': opts.maxFrameBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
     });
-    const impl: AgentServiceServer = { connect: (call) => this.connect(call) };
-    this.server.addService(AgentServiceService, impl);
+    this.server.addService(RAW_AGENT_SERVICE, { connect: (call: AgentCall) => this.connect(call) });
   }
 
   /** The address actually bound (the real port when 0 was asked). */
@@ -101,30 +106,49 @@ export class GrpcAgentServer {
     return { connections: this.calls.size, badFrames: this.badFrames };
   }
 
-  private connect(call: grpc.ServerDuplexStream<AgentMessage, GatewayMessage>): void {
+  /** Stops (or resumes) reading from every agent stream: HTTP/2 flow control then holds the agents back. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    for (const call of this.calls) {
+      if (paused) call.pause();
+      else call.resume();
+    }
+  }
+
+  private connect(call: AgentCall): void {
     this.calls.add(call);
+    if (this.paused) call.pause();
     let failure: string | undefined;
-    const stream = new AgentStream('grpc', this.opts.sink, (config) => {
-      if (failure === undefined && !call.writableEnded) call.write({ body: { $case: 'config', value: config } });
-    });
+    const stream = new AgentStream(
+      'grpc',
+      this.opts.sink,
+      (config) => {
+        if (failure === undefined && !call.writableEnded) call.write({ body: { $case: 'config', value: config } });
+      },
+      (err) => fail(err),
+    );
     const finish = (reason: string) => {
       this.calls.delete(call);
       stream.end(reason);
     };
-    call.on('data', (msg: AgentMessage) => {
+    const fail = (err: unknown) => {
+      if (failure !== undefined) return;
+      const status = toGrpcStatus(err);
+      if (isKoalaError(err, 'KOALA_ERR_FRAME_MALFORMED')) this.badFrames++;
+      failure = `${isKoalaError(err) ? err.code : 'error'}: ${status.details}`;
+      const pid = stream.link?.hello.pid;
+      this.log.warn('ending gRPC agent stream', { pid, sut: stream.link?.hello.sutName, reason: status.details });
+      publish(channels.ingestError, { transport: 'grpc', pid, code: isKoalaError(err) ? err.code : 'KOALA_ERR_PROTOCOL', message: status.details });
+      // ServerDuplexStream turns an 'error' event into the call's final status.
+      call.emit('error', status);
+      finish(failure);
+    };
+    call.on('data', (frame: Buffer) => {
       if (failure !== undefined) return;
       try {
-        stream.handle(msg);
+        stream.handleFrame(frame);
       } catch (err) {
-        const status = toGrpcStatus(err);
-        if (isKoalaError(err, 'KOALA_ERR_FRAME_MALFORMED')) this.badFrames++;
-        failure = `${isKoalaError(err) ? err.code : 'error'}: ${status.details}`;
-        const pid = stream.link?.hello.pid;
-        this.log.warn('ending gRPC agent stream', { pid, sut: stream.link?.hello.sutName, reason: status.details });
-        publish(channels.ingestError, { transport: 'grpc', pid, code: isKoalaError(err) ? err.code : 'KOALA_ERR_PROTOCOL', message: status.details });
-        // ServerDuplexStream turns an 'error' event into the call's final status.
-        call.emit('error', status);
-        finish(failure);
+        fail(err);
       }
     });
     call.on('end', () => {

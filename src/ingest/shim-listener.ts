@@ -10,7 +10,7 @@ import { channels, publish } from '../log/channels.js';
 import { Logger } from '../log/logger.js';
 import type { AgentSink } from './agent-sink.js';
 import { AgentStream } from './agent-stream.js';
-import { FrameDecoder, decodeAgentMessage, encodeGatewayFrame } from './frame-decoder.js';
+import { FrameDecoder, encodeGatewayFrame } from './frame-decoder.js';
 import { prepareSocketPath, restrictSocket } from './socket-path.js';
 
 export interface ShimListenerOptions {
@@ -32,6 +32,7 @@ export class ShimListener {
   private readonly log: Logger;
   private badFrames = 0;
   private listening = false;
+  private paused = false;
 
   constructor(private readonly opts: ShimListenerOptions) {
     this.path = opts.path;
@@ -59,12 +60,29 @@ export class ShimListener {
     return { connections: this.sockets.size, badFrames: this.badFrames };
   }
 
+  /** Stops (or resumes) reading from every agent connection: the shims' rings then drop and count. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    for (const s of this.sockets) {
+      if (paused) s.pause();
+      else s.resume();
+    }
+  }
+
   private accept(socket: Socket): void {
     this.sockets.add(socket);
+    if (this.paused) socket.pause();
     const decoder = new FrameDecoder(this.opts.maxFrameBytes);
-    const stream = new AgentStream('unix', this.opts.sink, (config) => {
-      if (!socket.destroyed) socket.write(encodeGatewayFrame(GatewayMessage.fromPartial({ body: { $case: 'config', value: config } })));
-    });
+    const stream = new AgentStream(
+      'unix',
+      this.opts.sink,
+      (config) => {
+        if (!socket.destroyed) socket.write(encodeGatewayFrame(GatewayMessage.fromPartial({ body: { $case: 'config', value: config } })));
+      },
+      (err) => {
+        if (failure === undefined) fail(err);
+      },
+    );
     let failure: string | undefined;
     const fail = (err: unknown) => {
       const code = isKoalaError(err) ? err.code : 'KOALA_ERR_PROTOCOL';
@@ -80,7 +98,7 @@ export class ShimListener {
       if (failure !== undefined) return;
       try {
         for (const frame of decoder.push(chunk)) {
-          stream.handle(decodeAgentMessage(frame));
+          stream.handleFrame(frame);
           if (failure !== undefined) return;
         }
       } catch (err) {

@@ -50,6 +50,16 @@ export class Logger {
     return new Logger(component, this.shared);
   }
 
+  /** The lowest level written (a worker thread's logger is created at the same level). */
+  get level(): LogLevelName | 'OFF' {
+    return (Object.keys(RANK) as LogLevelName[]).find((k) => RANK[k] === this.shared.level) ?? 'OFF';
+  }
+
+  /** Writes a line another logger already formatted (one from a worker thread), if it is enabled. */
+  writeFormatted(line: string): void {
+    this.shared.destination.write(line);
+  }
+
   enabled(level: LogLevelName): boolean {
     return RANK[level] >= this.shared.level;
   }

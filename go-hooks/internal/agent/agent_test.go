@@ -32,7 +32,7 @@ func TestHelloThenEventsInSeqOrderAndBoundedBatches(t *testing.T) {
 		}(w)
 	}
 	wg.Wait()
-	g.waitFor(t, "all events", 5*time.Second, func() bool { return len(g.events()) == perWriter*writers })
+	g.waitFor(t, "all events", 30*time.Second, func() bool { return len(g.events()) == perWriter*writers })
 
 	g.mu.Lock()
 	hello := g.hellos[0]
@@ -124,7 +124,7 @@ func TestLargePayloadsSplitIntoMegabyteBatches(t *testing.T) {
 	for i := 0; i < 40; i++ { // 2.5 MiB
 		sendEvent(a, 1, chunk)
 	}
-	g.waitFor(t, "40 chunks", 5*time.Second, func() bool { return len(g.events()) == 40 })
+	g.waitFor(t, "40 chunks", 30*time.Second, func() bool { return len(g.events()) == 40 })
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, b := range g.batches {
@@ -276,6 +276,6 @@ func TestSentBatchBuffersAreReused(t *testing.T) {
 	for i := 0; i < 10*batchEvents; i++ {
 		sendEvent(a, 1, payload)
 	}
-	g.waitFor(t, "all events", 5*time.Second, func() bool { return len(g.events()) == 10*batchEvents })
+	g.waitFor(t, "all events", 30*time.Second, func() bool { return len(g.events()) == 10*batchEvents })
 	g.waitFor(t, "a returned buffer", 5*time.Second, func() bool { return len(a.q.pool.free) > 0 })
 }

@@ -1,0 +1,108 @@
+/**
+ * The assembler and the store together: what turns agent events into stored sessions. The
+ * gateway runs one either on its own thread (record mode, see assembly-thread.ts) or inline
+ * (record+replay, where the replay router needs the same events on the main thread).
+ */
+import { SessionAssembler, type AssemblerOptions, type AssemblerStats } from '../assembler/session-assembler.js';
+import type { AgentHello, Event } from '../generated/koala/v1/agent.pb.js';
+import type { Session } from '../generated/koala/v1/session.pb.js';
+import type { Logger } from '../log/logger.js';
+import { JsonlSessionStore, type SessionStore } from '../store/jsonl-session-store.js';
+
+export interface AssemblyCoreOptions {
+  assembler: Pick<AssemblerOptions, 'idleAfterResponseMs' | 'bypassAddrs' | 'maxPayloadBytes'>;
+  /** Undefined: sessions are only emitted, not stored. */
+  storeDir: string | undefined;
+  logger: Logger;
+  /** ms clock the assembler's timeouts run on. */
+  now?: () => number;
+}
+
+export interface AssemblyStats {
+  assembler: AssemblerStats;
+  /** Events received from agents (applied or not). */
+  events: number;
+  storeErrors: number;
+  storePath: string | undefined;
+}
+
+export class AssemblyCore {
+  private store: SessionStore | undefined;
+  private events = 0;
+  private storeErrors = 0;
+  private readonly log: Logger;
+  private readonly assembler: SessionAssembler;
+
+  /** onSession sees each session before the store does and may annotate it. */
+  private constructor(opts: AssemblyCoreOptions, onSession: (s: Session) => void) {
+    this.log = opts.logger.child('gateway');
+    const assemblerLog = opts.logger.child('assembler');
+    this.assembler = new SessionAssembler({ ...opts.assembler, now: opts.now }, (s) => {
+      // First: the gateway marks a re-recorded replay (replay_of) before the line is written.
+      onSession(s);
+      this.log.debug('session', () => ({ id: s.id, sut: s.sut, talks: s.talks.length, end: s.endReason }));
+      this.store?.append(s);
+    });
+    this.assembler.onWarning = (message, detail) => assemblerLog.warn(message, detail);
+  }
+
+  static async open(opts: AssemblyCoreOptions, onSession: (s: Session) => void): Promise<AssemblyCore> {
+    const core = new AssemblyCore(opts, onSession);
+    if (opts.storeDir !== undefined) {
+      // The store never throws from append: write failures arrive here, so they are counted and logged.
+      core.store = await JsonlSessionStore.open(opts.storeDir, {
+        onError: (err) => {
+          core.storeErrors++;
+          core.log.error('writing the session store failed', { err });
+        },
+      });
+    }
+    return core;
+  }
+
+  agentConnected(linkId: number, hello: AgentHello): void {
+    this.safely('agentConnected', () => this.assembler.agentConnected(linkId, hello));
+  }
+
+  ingest(linkId: number, events: Event[]): void {
+    this.events += events.length;
+    this.safely('ingest', () => this.assembler.ingest(linkId, events));
+  }
+
+  agentDisconnected(linkId: number): void {
+    this.safely('agentDisconnected', () => this.assembler.agentDisconnected(linkId));
+  }
+
+  tick(): void {
+    this.safely('tick', () => this.assembler.tick());
+  }
+
+  stats(): AssemblyStats {
+    return { assembler: this.assembler.stats(), events: this.events, storeErrors: this.storeErrors, storePath: this.store?.path };
+  }
+
+  /** Writes what the store holds to disk (fsync). */
+  async flush(): Promise<void> {
+    await this.store?.flush();
+  }
+
+  /** Ends every open session (GATEWAY_SHUTDOWN), then flushes and closes the store. */
+  async close(): Promise<void> {
+    this.safely('flush', () => this.assembler.flush());
+    if (this.store === undefined) return;
+    try {
+      await this.store.close();
+    } catch (err) {
+      this.log.error('closing the session store failed', { err });
+    }
+  }
+
+  /** The assembler is pure code; a bug in it must cost a session, not the gateway. */
+  private safely(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error(`assembler ${what} failed`, { err, stack: err instanceof Error ? err.stack : undefined });
+    }
+  }
+}
