@@ -199,7 +199,7 @@ export const OPTIONS = {
     defaultText: '19',
     parse: parseNice,
     description:
-      "Nice value of the assembly thread: 19 takes only CPU the SUT leaves idle; 0 competes with it as an equal. Receiving stays at the gateway's own priority.",
+      "Nice value of the assembly thread: 19 takes only CPU the SUT leaves idle; 0 competes with it as an equal. `koala gateway` lowers its other helper threads (V8's GC, libuv's pool) to the same value; only the receiving thread keeps the gateway's priority.",
   }),
   assemblerBacklogBytes: opt<number>({
     env: 'KOALA_ASSEMBLER_BACKLOG',

@@ -26,6 +26,16 @@ export interface AssemblyStats {
   storePath: string | undefined;
 }
 
+export const EMPTY_ASSEMBLY_STATS: AssemblyStats = {
+  assembler: {
+    processes: 0, openSessions: 0, sessionsEmitted: 0, eventsApplied: 0, droppedEventsReported: 0, unattributedTalks: 0,
+    unattributedInboundBytes: 0, lateResponseBytes: 0, seqGapEvents: 0, unknownConns: 0, bypassedEvents: 0, rejectedEvents: 0, warnings: 0,
+  },
+  events: 0,
+  storeErrors: 0,
+  storePath: undefined,
+};
+
 export class AssemblyCore {
   private store: SessionStore | undefined;
   private events = 0;

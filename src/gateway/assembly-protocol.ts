@@ -30,8 +30,6 @@ export type ToWorker =
 export interface WorkerStats extends AssemblyStats {
   /** Batch bytes assembled so far: the main thread's backlog is what it sent minus this. */
   processedBytes: number;
-  /** Batches that did not decode (each ended its agent's link). */
-  malformedBatches: number;
   /** Where the assembly thread runs (nice value actually set, or undefined when it could not be). */
   nice: number | undefined;
 }

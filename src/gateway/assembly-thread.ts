@@ -12,7 +12,7 @@ import type { AgentHello } from '../generated/koala/v1/agent.pb.js';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import { KoalaError, type KoalaErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { AssemblyCoreOptions } from './assembly-core.js';
+import { EMPTY_ASSEMBLY_STATS, type AssemblyCoreOptions } from './assembly-core.js';
 import type { AssemblyWorkerData, FromWorker, ToWorker, WorkerStats } from './assembly-protocol.js';
 
 export interface AssemblyThreadOptions {
@@ -32,13 +32,7 @@ export interface AssemblyThreadHooks {
   backlog(paused: boolean): void;
 }
 
-const EMPTY_STATS: WorkerStats = {
-  assembler: {
-    processes: 0, openSessions: 0, sessionsEmitted: 0, eventsApplied: 0, droppedEventsReported: 0, unattributedTalks: 0,
-    unattributedInboundBytes: 0, lateResponseBytes: 0, seqGapEvents: 0, unknownConns: 0, bypassedEvents: 0, rejectedEvents: 0, warnings: 0,
-  },
-  events: 0, storeErrors: 0, storePath: undefined, processedBytes: 0, malformedBatches: 0, nice: undefined,
-};
+const EMPTY_STATS: WorkerStats = { ...EMPTY_ASSEMBLY_STATS, processedBytes: 0, nice: undefined };
 
 /**
  * Built, the worker is assembly-worker.js. Run from source under tsx, Node 20 does not carry
@@ -76,6 +70,9 @@ export class AssemblyThread {
   private readonly flushes = new Map<number, () => void>();
   private readonly hellos = new Map<number, AgentHello>();
   private restarts = 0;
+  /** The current worker has exited and no replacement runs yet: batches are dropped and counted. */
+  private down = false;
+  private droppedWhileDown = 0;
   private readonly log: Logger;
 
   private constructor(private readonly opts: AssemblyThreadOptions, private readonly hooks: AssemblyThreadHooks) {
@@ -95,6 +92,10 @@ export class AssemblyThread {
 
   /** An AgentMessage{batch} as received; copied, so the caller's buffer is free at once. */
   batch(link: number, frame: Uint8Array): void {
+    if (this.down) {
+      this.droppedWhileDown += frame.byteLength;
+      return;
+    }
     const copy = new Uint8Array(frame.byteLength);
     copy.set(frame);
     this.sentBytes += copy.byteLength;
@@ -135,6 +136,7 @@ export class AssemblyThread {
   /** Resolves once everything sent so far is assembled and the store has fsynced it. */
   flush(): Promise<void> {
     if (this.closing) return this.closing;
+    if (this.down) return Promise.resolve();
     const id = ++this.nextFlush;
     return new Promise<void>((resolve) => {
       this.flushes.set(id, resolve);
@@ -145,6 +147,7 @@ export class AssemblyThread {
   /** Assembles what is queued, ends open sessions (GATEWAY_SHUTDOWN), closes the store, stops the thread. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
+      if (this.down) return resolve();
       this.worker.once('exit', () => resolve());
       this.post({ t: 'close', at: Date.now() });
     });
@@ -205,8 +208,9 @@ export class AssemblyThread {
         else this.log.error('the assembly thread failed', { err, stack: err.stack });
       });
       worker.on('exit', (code) => {
-        if (!started || this.closing !== undefined || worker !== this.worker) return;
-        this.restart(code);
+        if (worker !== this.worker) return;
+        this.down = true;
+        if (started && this.closing === undefined) this.restart(code);
       });
     });
   }
@@ -225,7 +229,21 @@ export class AssemblyThread {
     this.flushes.clear();
     this.sentBytes = 0;
     this.last = EMPTY_STATS;
-    this.spawn().catch((err: unknown) => this.log.error('the assembly thread could not be restarted', { err }));
+    this.down = false;
+    this.spawn().then(
+      () => {
+        if (this.droppedWhileDown > 0) this.log.error('batches received while no assembly thread ran were dropped', { bytes: this.droppedWhileDown });
+        this.droppedWhileDown = 0;
+      },
+      (err: unknown) => {
+        // Until a worker runs again, batches are dropped and counted (droppedWhileDown).
+        this.log.error('the assembly thread could not be restarted; retrying in 5 s', { err });
+        this.down = true;
+        setTimeout(() => {
+          if (this.closing === undefined) this.restart(0);
+        }, 5000).unref();
+      },
+    );
     // Queued ahead of any batch the new worker will see.
     if (this.forward) this.post({ t: 'forward', on: true });
     for (const [link, hello] of this.hellos) this.post({ t: 'hello', link, hello, at: Date.now() });

@@ -3,29 +3,16 @@
  * store, at a low priority so the SUT sharing the machine keeps its CPU. The main thread only
  * receives bytes and passes them here (assembly-thread.ts).
  */
-import { readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { AgentMessage } from '../generated/koala/v1/agent.pb.js';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import { Logger } from '../log/logger.js';
 import { AssemblyCore } from './assembly-core.js';
 import type { AssemblyWorkerData, FromWorker, ToWorker, WorkerStats } from './assembly-protocol.js';
+import { lowerCurrentThread } from './thread-priority.js';
 
 /** How often the main thread learns what was assembled (its backlog bound depends on it). */
 const PROGRESS_MS = 25;
-
-/** setpriority(2) on Linux takes a thread id, so this lowers only the calling thread. */
-function lowerPriority(nice: number): number | undefined {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isInteger(tid) || tid <= 0) return undefined;
-    setPriority(tid, nice);
-    return getPriority(tid);
-  } catch {
-    return undefined;
-  }
-}
 
 async function main(port: MessagePort, data: AssemblyWorkerData): Promise<void> {
   const post = (m: FromWorker) => port.postMessage(m);
@@ -33,13 +20,12 @@ async function main(port: MessagePort, data: AssemblyWorkerData): Promise<void> 
     data.logLevel === 'OFF'
       ? Logger.silent()
       : Logger.create({ level: data.logLevel, destination: { write: (line) => post({ t: 'log', line }), close() {} } });
-  const nice = data.nice > 0 ? lowerPriority(data.nice) : 0;
+  const nice = data.nice > 0 ? lowerCurrentThread(data.nice) : 0;
   if (nice === undefined) logger.child('gateway').warn('could not lower the assembly thread priority; it competes with the SUT at full priority', { nice: data.nice });
 
   // The assembler's clock is the main thread's arrival time of what it is applying.
   let clock = Date.now();
   let processedBytes = 0;
-  let malformedBatches = 0;
   let forward = false;
   let pending: Session[] = [];
   let progress: NodeJS.Timeout | undefined;
@@ -54,7 +40,7 @@ async function main(port: MessagePort, data: AssemblyWorkerData): Promise<void> 
     post({ t: 'failed', code: e.code ?? 'KOALA_ERR_STORE', message: e.message ?? String(err) });
     return;
   }
-  const stats = (): WorkerStats => ({ ...core.stats(), processedBytes, malformedBatches, nice });
+  const stats = (): WorkerStats => ({ ...core.stats(), processedBytes, nice });
 
   const onMessage = (m: ToWorker): void => {
     switch (m.t) {
@@ -69,12 +55,10 @@ async function main(port: MessagePort, data: AssemblyWorkerData): Promise<void> 
         try {
           msg = AgentMessage.decode(m.frame);
         } catch (err) {
-          malformedBatches++;
           post({ t: 'malformed', link: m.link, message: `batch of ${m.frame.byteLength} bytes does not decode: ${(err as Error).message}` });
           break;
         }
         if (msg.body?.$case !== 'batch') {
-          malformedBatches++;
           post({ t: 'malformed', link: m.link, message: 'a message that began as a batch decoded as something else' });
           break;
         }

@@ -19,8 +19,8 @@ import { Logger } from '../log/logger.js';
 import { formatHostPort, parseHostPort } from '../config/option-parsers.js';
 import { KoalaError } from '../errors.js';
 import { ReplayEngine, type ReplayOptions, type SessionResult } from '../replay/replay-engine.js';
-import type { NoiseRules } from '../replay/verdict/noise-rules.js';
-import { AssemblyCore, type AssemblyStats } from './assembly-core.js';
+import { withNoise, type NoiseRules } from '../replay/verdict/noise-rules.js';
+import { AssemblyCore, EMPTY_ASSEMBLY_STATS, type AssemblyStats } from './assembly-core.js';
 import { AssemblyThread } from './assembly-thread.js';
 import { ReplayApi } from './replay-api.js';
 import { ReplayRouter } from './replay-router.js';
@@ -35,7 +35,8 @@ export interface GatewayReplayOptions {
   settleMs?: number;
   firstByteTimeoutMs?: number;
   totalTimeoutMs?: number;
-  noise?: NoiseRules;
+  /** Added to the default noise rules (docs/replay.md, "Verdict and noise"). */
+  noise?: Partial<NoiseRules>;
   /** Serve the replay API (POST /replay, POST /json) on inboundAddr; default true. */
   api?: boolean;
 }
@@ -73,14 +74,6 @@ const MODE_BITS: Record<KoalaMode, Mode> = {
 
 const TICK_MS = 250;
 
-const EMPTY_ASSEMBLY_STATS: AssemblyStats = {
-  assembler: {
-    processes: 0, openSessions: 0, sessionsEmitted: 0, eventsApplied: 0, droppedEventsReported: 0, unattributedTalks: 0,
-    unattributedInboundBytes: 0, lateResponseBytes: 0, seqGapEvents: 0, unknownConns: 0, bypassedEvents: 0, rejectedEvents: 0, warnings: 0,
-  },
-  events: 0, storeErrors: 0, storePath: undefined,
-};
-
 export interface Gateway {
   on(event: 'session', listener: (session: Session) => void): this;
   once(event: 'session', listener: (session: Session) => void): this;
@@ -100,9 +93,8 @@ export class Gateway extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private accepting = true;
-  private readonly linkNames = new Map<number, string>();
   private readonly links = new Map<number, AgentLink>();
-  private readonly counters = { linksTotal: 0, malformedBatches: 0 };
+  private readonly counters = { linksTotal: 0 };
   private readonly recording: boolean;
   private readonly assembleOnThread: boolean;
   private readonly replayEngine: ReplayEngine | undefined;
@@ -130,7 +122,7 @@ export class Gateway extends EventEmitter {
         settleMs: replayOpts.settleMs,
         firstByteTimeoutMs: replayOpts.firstByteTimeoutMs,
         totalTimeoutMs: replayOpts.totalTimeoutMs,
-        noise: replayOpts.noise,
+        noise: replayOpts.noise === undefined ? undefined : withNoise(replayOpts.noise),
         onInboundRegistered: this.recording ? (port, id) => this.replayedPorts.set(port, { sessionId: id, atMs: Date.now() }) : undefined,
       });
       this.router = new ReplayRouter(this.replayEngine);
@@ -216,7 +208,7 @@ export class Gateway extends EventEmitter {
 
   /** SUT names of the agents connected now (koala replay --wait-agent). */
   agentNames(): string[] {
-    return [...this.linkNames.values()];
+    return [...this.links.values()].map((l) => l.hello.sutName);
   }
 
   get storePath(): string | undefined {
@@ -256,7 +248,10 @@ export class Gateway extends EventEmitter {
     this.accepting = false;
     if (this.timer) clearInterval(this.timer);
     await this.shutdownParts();
-    this.log.info('gateway closed', () => ({ sessions: this.assemblyStats().assembler.sessionsEmitted, events: this.assemblyStats().events }));
+    this.log.info('gateway closed', () => {
+      const s = this.assemblyStats();
+      return { sessions: s.assembler.sessionsEmitted, events: s.events };
+    });
     if (this.ownsLogger) this.log.close();
   }
 
@@ -275,10 +270,8 @@ export class Gateway extends EventEmitter {
         { assembler, storeDir: config.storeDir, logger, nice: config.assemblerNice, backlogBytes: config.assemblerBacklogBytes },
         {
           session: (s) => this.onSession(s),
-          malformed: (linkId, message) => {
-            this.counters.malformedBatches++;
-            this.links.get(linkId)?.abort(new KoalaError('KOALA_ERR_FRAME_MALFORMED', message));
-          },
+          // The transport ends the link and counts a bad frame, as for one found here.
+          malformed: (linkId, message) => this.links.get(linkId)?.abort(new KoalaError('KOALA_ERR_FRAME_MALFORMED', message)),
           backlog: (paused) => {
             this.shim.setPaused(paused);
             this.grpcServer.setPaused(paused);
@@ -319,12 +312,12 @@ export class Gateway extends EventEmitter {
     for (const [port, r] of this.replayedPorts) if (r.atMs < old) this.replayedPorts.delete(port);
   }
 
-  /** Routing and assembly are pure code; a bug in them must cost a session, not the gateway. */
+  /** Replay routing is pure code; a bug in it must cost a session, not the gateway. */
   private safely(what: string, fn: () => void): void {
     try {
       fn();
     } catch (err) {
-      this.log.error(`assembler ${what} failed`, { err, stack: err instanceof Error ? err.stack : undefined });
+      this.log.error(`${what} failed`, { err, stack: err instanceof Error ? err.stack : undefined });
     }
   }
 
@@ -335,7 +328,6 @@ export class Gateway extends EventEmitter {
         this.log.info('agent connected', () => ({
           link: link.linkId, transport: link.transport, sut: link.hello.sutName, pid: link.hello.pid, kind: link.hello.kind,
         }));
-        this.linkNames.set(link.linkId, link.hello.sutName);
         this.links.set(link.linkId, link);
         if (this.accepting) {
           this.core?.agentConnected(link.linkId, link.hello);
@@ -365,7 +357,6 @@ export class Gateway extends EventEmitter {
             },
       agentDisconnected: (link: AgentLink, reason: string) => {
         this.log.info('agent disconnected', { link: link.linkId, pid: link.hello.pid, reason });
-        this.linkNames.delete(link.linkId);
         this.links.delete(link.linkId);
         this.router?.agentDisconnected(link.linkId);
         if (this.accepting) {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Session } from '../../src/generated/koala/v1/session.pb.js';
@@ -89,5 +90,33 @@ describe('koala gateway', () => {
     expect(second.stderr).to.contain(`cannot listen on ${ready.grpc}`);
     first.kill('SIGTERM');
     expect((await collect(first)).code).to.equal(0);
+  });
+  it('in record mode keeps only its receiving thread at normal priority; --assembler inline changes nothing', async () => {
+    const nices = (pid: number): Map<number, number> => {
+      const out = new Map<number, number>();
+      for (const t of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'latin1');
+        out.set(Number(t), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+      }
+      return out;
+    };
+    const start = async (extra: string[]) => {
+      const c = spawnKoala(['gateway', '--agent-socket', join(dir, `${extra.length}.sock`), '--grpc-addr', '127.0.0.1:0', ...extra]);
+      child = c;
+      await waitForReady(c);
+      const n = nices(c.pid!);
+      c.kill('SIGTERM');
+      await collect(c);
+      return { pid: c.pid!, n };
+    };
+    // The child inherits this process's nice value.
+    const base = getPriority();
+    const threaded = await start([]);
+    expect(threaded.n.get(threaded.pid)).to.equal(base);
+    const others = [...threaded.n].filter(([tid]) => tid !== threaded.pid).map(([, nice]) => nice);
+    expect(others.length).to.be.greaterThan(4);
+    expect(others.every((x) => x === 19), `helper thread nices: ${others.join(',')}`).to.equal(true);
+    const inline = await start(['--assembler', 'inline']);
+    expect([...inline.n.values()].every((x) => x === base), `nices: ${[...inline.n.values()].join(',')}`).to.equal(true);
   });
 });

@@ -153,3 +153,49 @@ describe('ReplayApi body limit', () => {
     expect(((await res.json()) as { error: string }).error).to.include('empty body');
   });
 });
+
+describe('Gateway replay noise option', () => {
+  let dir: string;
+  let sut: Server;
+  let sutPort: number;
+  const gateways: Gateway[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'koala-replay-noise-'));
+    // Answers with a fresh Date (ignored by default) and a fresh X-Ts (only ignored when asked).
+    sut = createServer((_req, res) => {
+      res.setHeader('Connection', 'close');
+      res.setHeader('X-Ts', String(Date.now()));
+      res.end('same');
+    });
+    await new Promise<void>((r) => sut.listen(0, '127.0.0.1', r));
+    sutPort = (sut.address() as AddressInfo).port;
+  });
+  after(async () => {
+    for (const g of gateways.splice(0)) await g.close();
+    await new Promise((r) => sut?.close(r));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const replayWith = async (noise: { ignoreHeaders: string[] } | undefined) => {
+    const gw = await startGateway({
+      mode: 'replay',
+      agentSocket: join(dir, `agent-${gateways.length}.sock`),
+      agentGrpcAddr: '127.0.0.1:0',
+      outboundAddr: '127.0.0.1:0',
+      sutAddr: `127.0.0.1:${sutPort}`,
+      replay: { api: false, ...(noise ? { noise } : {}) },
+    });
+    gateways.push(gw);
+    const recorded = 'HTTP/1.1 200 OK\r\nX-Ts: 1\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\nConnection: close\r\nContent-Length: 4\r\n\r\nsame';
+    return gw.replaySession(makeSession('noise-1', { request: 'GET /n HTTP/1.1\r\nHost: x\r\n\r\n', response: recorded }));
+  };
+
+  it('adds the user rules to the defaults instead of replacing them', async () => {
+    const merged = await replayWith({ ignoreHeaders: ['X-Ts'] });
+    expect(merged.verdict.reasons).to.deep.equal([]);
+    const defaults = await replayWith(undefined);
+    expect(defaults.verdict.reasons.join('\n')).to.match(/x-ts/i);
+    expect(defaults.verdict.reasons.join('\n')).not.to.match(/date/i);
+  });
+});
