@@ -142,14 +142,18 @@ export async function startGatewayProc(
     async drain(quietMs = 400, maxMs = 60_000) {
       const until = Date.now() + maxMs;
       // An idle gateway still moves a few bytes a second (the assembly thread's wake-ups go
-      // through an eventfd), so "quiet" is under 1 KiB since the window began.
+      // through an eventfd), so "quiet" is under 1 KiB of I/O and under 5 % of a core since the
+      // window began: an assembly thread working through a backlog may write little for a while.
       let last = ioBytes(pid);
+      let lastCpu = cpuMs(pid);
       let since = Date.now();
       while (Date.now() < until) {
         await sleep(50);
         const now = ioBytes(pid);
-        if (now - last > 1024) {
+        const cpu = cpuMs(pid);
+        if (now - last > 1024 || cpu - lastCpu > 0.05 * (Date.now() - since) + 10) {
           last = now;
+          lastCpu = cpu;
           since = Date.now();
         } else if (Date.now() - since >= quietMs) return;
       }

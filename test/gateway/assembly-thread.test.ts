@@ -5,7 +5,8 @@ import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger, startGateway, type Gateway, type GatewayOptions, type Session } from '../../src/index.js';
-import { AddressFamily, EventKind, Event as EventMsg, type Event } from '../../src/generated/koala/v1/agent.pb.js';
+import * as grpc from '@grpc/grpc-js';
+import { AddressFamily, AgentServiceClient, EventKind, Event as EventMsg, type Event } from '../../src/generated/koala/v1/agent.pb.js';
 import { SessionEndReason } from '../../src/generated/koala/v1/session.pb.js';
 import { AssemblyThread } from '../../src/gateway/assembly-thread.js';
 import { encodeAgentFrame, encodeFrame } from '../../src/ingest/frame-decoder.js';
@@ -174,6 +175,30 @@ describe('Gateway assembly thread (record mode)', () => {
     expect(gw.stats()).to.include({ droppedEvents: 0, badFrames: 0 });
     expect(logs.filter((l) => /reading from agents paused/.test(l)).length).to.be.greaterThan(0);
     expect(logs.filter((l) => /caught up; reading from agents again/.test(l)).length).to.be.greaterThan(0);
+  });
+
+  it('over gRPC too: past the bound it stops reading the stream, resumes, and every session arrives', async () => {
+    const gw = await start({ assemblerBacklogBytes: 1 });
+    const emitted: Session[] = [];
+    gw.on('session', (s) => emitted.push(s));
+    const client = new AgentServiceClient(gw.agentGrpcAddr, grpc.credentials.createInsecure());
+    try {
+      const call = client.connect();
+      call.on('error', () => {});
+      call.on('data', () => {});
+      call.write(hello(76, 'grpc-web'));
+      const events = exchanges(300);
+      for (let i = 0; i < events.length; i += 7) call.write(batch(...events.slice(i, i + 7)));
+      await waitFor('300 sessions', () => (emitted.length >= 300 ? true : undefined), 20_000);
+      expect(new Set(emitted.map((s) => s.inbound!.request.toString())).size).to.equal(300);
+      expect(emitted.every((s) => s.pid === 76)).to.equal(true);
+      expect(gw.stats()).to.include({ droppedEvents: 0, badFrames: 0 });
+      expect(logs.some((l) => /reading from agents paused/.test(l))).to.equal(true);
+      expect(logs.some((l) => /caught up; reading from agents again/.test(l))).to.equal(true);
+      call.end();
+    } finally {
+      client.close();
+    }
   });
 
   it('replaces a thread that dies: recording goes on for the links it knew, and the loss is logged', async () => {
