@@ -8,7 +8,7 @@
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
  *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline]]
- *        [--gw-prof DIR] [--keep-store DIR] [--json FILE] [--grpc tcp|unix]
+ *        [--gw-prof DIR] [--gw-nice N] [--keep-store DIR] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -18,6 +18,9 @@
  * cost of recording shows apart from the gateway's (its CPU is in the gateway column). Opt-in,
  * recording-inline: into a second gateway started with --assembler inline (assembling on its
  * receiving thread at full priority, as before the assembly thread), for an A/B in one run.
+ *
+ * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
+ * the assembly thread (what `nice -n 19 koala gateway` does in a deployment).
  *
  * --grpc unix streams the Go agent to the gateway over the opt-in unix socket
  * (KOALA_AGENT_GRPC_ADDR=unix:///path) instead of loopback TCP (the default, tcp).
@@ -115,7 +118,7 @@ export interface GatewayProc {
 }
 
 export async function startGatewayProc(
-  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[] } = {},
+  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number } = {},
 ): Promise<GatewayProc> {
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
   const storeDir = join(dir, 'store');
@@ -127,7 +130,8 @@ export async function startGatewayProc(
     '--grpc-addr', opts.grpc === 'unix' ? `unix://${join(dir, 'agent-grpc.sock')}` : '127.0.0.1:0',
     ...(opts.args ?? []),
   ];
-  const [cmd, args] = onCpu(opts.cpus, process.execPath, nodeArgs);
+  const [cmd, args] =
+    opts.nice === undefined ? onCpu(opts.cpus, process.execPath, nodeArgs) : onCpu(opts.cpus, 'nice', ['-n', String(opts.nice), process.execPath, ...nodeArgs]);
   const server = await startServer(cmd, args, /^koala gateway ready .* agent-socket=(\S+) grpc=(\S+)$/, {
     env: { ...process.env, KOALA_LOG_LEVEL: 'INFO', KOALA_LOG_FILE: logFile },
   });
@@ -243,6 +247,8 @@ export interface MatrixOptions {
   warmSeconds: number;
   variants?: readonly Variant[];
   gwProfDir?: string;
+  /** Start the recording gateway under `nice -n N` (the whole process, receiving thread included). */
+  gwNice?: number;
   /** How the Go agent streams to the gateway (default tcp). */
   grpc?: GrpcTransport;
   /** Copy the gateway's store here before it is removed. */
@@ -266,7 +272,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const path = o.sut === 'go' ? '/fanout' : '/all';
   const deps = await startDeps(o.sut);
   if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
-  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc });
+  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc, nice: o.gwNice });
   if (variants.includes('recording-sink') && o.sut !== 'go') throw new Error('recording-sink is for the Go SUT only');
   const sinkDir = variants.includes('recording-sink') ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
   const sink = sinkDir ? await startSink(sinkDir, gwCpus) : undefined;
@@ -474,6 +480,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       pin: { type: 'string', multiple: true, default: ['none'] },
       variants: { type: 'string', default: VARIANTS.join(',') },
       'gw-prof': { type: 'string' },
+      'gw-nice': { type: 'string' },
       'keep-store': { type: 'string' },
       json: { type: 'string' },
       grpc: { type: 'string', default: 'tcp' },
@@ -501,6 +508,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         conns: Number(values.conns),
         variants: (values.variants as string).split(',') as Variant[],
         gwProfDir: values['gw-prof'],
+        gwNice: values['gw-nice'] === undefined ? undefined : Number(values['gw-nice']),
         grpc,
         keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
       });

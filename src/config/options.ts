@@ -191,15 +191,15 @@ export const OPTIONS = {
     description:
       'Record mode: decode, assemble and store on a worker thread at a low priority (thread), or on the thread that receives (inline). record+replay always assembles inline.',
   }),
-  assemblerNice: opt<number>({
-    env: 'KOALA_ASSEMBLER_NICE',
-    flag: 'assembler-nice',
+  recordNice: opt<number>({
+    env: 'KOALA_RECORD_NICE',
+    flag: 'record-nice',
     kind: 'integer 0..19',
     default: () => 19,
     defaultText: '19',
     parse: parseNice,
     description:
-      "Nice value of the assembly thread: 19 takes only CPU the SUT leaves idle; 0 competes with it as an equal. `koala gateway` lowers its other helper threads (V8's GC, libuv's pool) to the same value; only the receiving thread keeps the gateway's priority.",
+      "Record mode: the priority a recording gateway yields to the SUT with. `koala gateway` runs all its threads at this nice value; a Gateway embedded in another program lowers only its assembly thread. 19 takes only CPU the SUT leaves idle (under sustained saturation the agents buffer, then drop and count); 0 competes with the SUT as an equal. Ignored with --assembler inline.",
   }),
   assemblerBacklogBytes: opt<number>({
     env: 'KOALA_ASSEMBLER_BACKLOG',

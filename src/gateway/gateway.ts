@@ -267,7 +267,7 @@ export class Gateway extends EventEmitter {
     const assembler = { idleAfterResponseMs: config.sessionIdleMs, bypassAddrs: config.outboundBypassAddrs, maxPayloadBytes: config.maxPayloadBytes };
     if (this.assembleOnThread) {
       this.thread = await AssemblyThread.start(
-        { assembler, storeDir: config.storeDir, logger, nice: config.assemblerNice, backlogBytes: config.assemblerBacklogBytes },
+        { assembler, storeDir: config.storeDir, logger, nice: config.recordNice, backlogBytes: config.assemblerBacklogBytes },
         {
           session: (s) => this.onSession(s),
           // The transport ends the link and counts a bad frame, as for one found here.

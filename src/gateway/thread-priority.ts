@@ -18,11 +18,12 @@ export function lowerCurrentThread(nice: number): number | undefined {
 }
 
 /**
- * Lowers every thread of this process but the main one (V8's GC and compiler helpers, libuv's
- * pool, workers) to `nice`; returns how many were lowered. Only for a process that is the gateway:
- * an embedding application's threads are its own business.
+ * Lowers every thread of this process (the main one, V8's GC and compiler helpers, libuv's pool,
+ * workers) to `nice`; returns how many threads run at it. Threads started later inherit it from
+ * their creator. Only for a process that is the gateway: an embedding application's threads are
+ * its own business.
  */
-export function lowerHelperThreads(nice: number): number {
+export function lowerAllThreads(nice: number): number {
   let n = 0;
   let tids: string[];
   try {
@@ -32,7 +33,6 @@ export function lowerHelperThreads(nice: number): number {
   }
   for (const t of tids) {
     const tid = Number(t);
-    if (tid === process.pid) continue;
     try {
       if (getPriority(tid) < nice) setPriority(tid, nice);
       n++;

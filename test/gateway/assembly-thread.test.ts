@@ -112,7 +112,7 @@ describe('Gateway assembly thread (record mode)', () => {
     await start();
     expect([...threadNices().values()]).to.include(19);
     expect(threadNices().get(process.pid)).to.equal(before);
-    await start({ assemblerNice: 7 });
+    await start({ recordNice: 7 });
     expect([...threadNices().values()]).to.include(7);
   });
 
