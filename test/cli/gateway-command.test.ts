@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { getPriority, tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import type { Session } from '../../src/generated/koala/v1/session.pb.js';
 import { encodeAgentFrame } from '../../src/ingest/frame-decoder.js';
 import { readSessions } from '../../src/store/session-reader.js';
 import { collect, runKoala, spawnKoala, waitForReady } from '../helpers/koala-cli.js';
+import { threadNices } from '../helpers/threads.js';
 import { batch, hello } from '../ingest/fake-sink.js';
 import { inboundExchange } from '../gateway/agent-events.js';
 
@@ -92,19 +92,11 @@ describe('koala gateway', () => {
     expect((await collect(first)).code).to.equal(0);
   });
   it('in record mode runs every thread at --record-nice (default 19); --assembler inline changes nothing', async () => {
-    const nices = (pid: number): Map<number, number> => {
-      const out = new Map<number, number>();
-      for (const t of readdirSync(`/proc/${pid}/task`)) {
-        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'latin1');
-        out.set(Number(t), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-      }
-      return out;
-    };
     const start = async (extra: string[]) => {
       const c = spawnKoala(['gateway', '--agent-socket', join(dir, `${extra.join('') || 'default'}.sock`), '--grpc-addr', '127.0.0.1:0', ...extra]);
       child = c;
       await waitForReady(c);
-      const n = nices(c.pid!);
+      const n = threadNices(c.pid!);
       c.kill('SIGTERM');
       await collect(c);
       return { pid: c.pid!, n };

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectUnix } from '../helpers/unix-socket.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger, startGateway, type Gateway, type GatewayOptions, type Session } from '../../src/index.js';
@@ -13,6 +13,7 @@ import { encodeAgentFrame, encodeFrame } from '../../src/ingest/frame-decoder.js
 import { AgentMessage } from '../../src/generated/koala/v1/agent.pb.js';
 import { readSessions } from '../../src/store/session-reader.js';
 import { batch, hello } from '../ingest/fake-sink.js';
+import { threadNices } from '../helpers/threads.js';
 import { waitFor } from '../helpers/wait.js';
 
 const inet = (port: number) => ({ family: AddressFamily.ADDRESS_FAMILY_INET, ip: Buffer.from([127, 0, 0, 1]), port, path: '' });
@@ -43,27 +44,6 @@ function exchanges(n: number, firstSeq = 1): Event[] {
   return out;
 }
 
-function connect(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection(path, () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-/** Nice values of this process's threads, from /proc/self/task/<tid>/stat (field 19). */
-function threadNices(): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-      out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-    } catch {
-      // The thread ended while we looked.
-    }
-  }
-  return out;
-}
-
 /** What a session holds apart from its random id. */
 function content(s: Session): unknown {
   return { ...s, id: '' };
@@ -90,7 +70,7 @@ describe('Gateway assembly thread (record mode)', () => {
   };
 
   const feed = async (gw: Gateway, frames: Buffer[]): Promise<Socket> => {
-    const s = await connect(gw.agentSocket);
+    const s = await connectUnix(gw.agentSocket);
     sockets.push(s);
     s.on('data', () => {});
     s.write(Buffer.concat(frames));

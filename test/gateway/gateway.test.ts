@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectUnix } from '../helpers/unix-socket.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -13,13 +14,6 @@ import { encodeAgentFrame } from '../../src/ingest/frame-decoder.js';
 import { readSessions } from '../../src/store/session-reader.js';
 import { batch, hello } from '../ingest/fake-sink.js';
 import { inboundExchange } from './agent-events.js';
-
-function connect(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection(path, () => resolve(s));
-    s.once('error', reject);
-  });
-}
 
 async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -56,7 +50,7 @@ describe('Gateway', () => {
 
   it('counts links from both transports and bad frames in stats()', async () => {
     gw = await startGateway({ agentSocket: join(dir, 'a.sock'), agentGrpcAddr: '127.0.0.1:0' });
-    const s = await connect(gw.agentSocket);
+    const s = await connectUnix(gw.agentSocket);
     sockets.push(s);
     s.write(encodeAgentFrame(hello(10)));
     const client = new AgentServiceClient(gw.agentGrpcAddr, grpc.credentials.createInsecure());
@@ -64,7 +58,7 @@ describe('Gateway', () => {
     call.on('error', () => {});
     call.write(hello(20) satisfies AgentMessage);
     await until(() => gw!.stats().links.unix === 1 && gw!.stats().links.grpc === 1, 'two links');
-    const bad = await connect(gw.agentSocket);
+    const bad = await connectUnix(gw.agentSocket);
     bad.on('error', () => {});
     bad.write(Buffer.from([0, 0, 0, 3, 0xff, 0xff, 0xff]));
     await until(() => gw!.stats().badFrames === 1, 'a bad frame counted');
@@ -76,7 +70,7 @@ describe('Gateway', () => {
 
   it('counts reported drops and sequence gaps as dropped events, and emitted sessions', async () => {
     gw = await startGateway({ agentSocket: join(dir, 'a.sock'), agentGrpcAddr: '127.0.0.1:0' });
-    const s = await connect(gw.agentSocket);
+    const s = await connectUnix(gw.agentSocket);
     sockets.push(s);
     s.on('data', () => {});
     // Seqs 4 and 5 never arrive; the report at seq 6 covers 4 more events the agent dropped itself.
@@ -112,7 +106,7 @@ describe('Gateway', () => {
     diagnostics_channel.subscribe(CHANNEL_NAMES.session, sub);
     try {
       gw.on('session', (s) => emitted.push(s));
-      const s = await connect(gw.agentSocket);
+      const s = await connectUnix(gw.agentSocket);
       sockets.push(s);
       s.on('data', () => {});
       s.write(Buffer.concat([encodeAgentFrame(hello(33, 'web')), encodeAgentFrame(batch(...inboundExchange()))]));

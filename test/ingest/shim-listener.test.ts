@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectUnix } from '../helpers/unix-socket.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKoalaError } from '../../src/errors.js';
@@ -9,13 +10,6 @@ import { GatewayMessage } from '../../src/generated/koala/v1/agent.pb.js';
 import { FrameDecoder, encodeAgentFrame } from '../../src/ingest/frame-decoder.js';
 import { ShimListener } from '../../src/ingest/shim-listener.js';
 import { FakeSink, batch, hello, sendEvent } from './fake-sink.js';
-
-function connect(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection(path, () => resolve(s));
-    s.once('error', reject);
-  });
-}
 
 function closed(s: Socket): Promise<void> {
   return new Promise((resolve) => (s.closed ? resolve() : s.once('close', () => resolve())));
@@ -50,7 +44,7 @@ describe('ShimListener', () => {
   });
 
   async function agent(pid: number): Promise<{ s: Socket; got: GatewayMessage[] }> {
-    const s = await connect(listener.path);
+    const s = await connectUnix(listener.path);
     sockets.push(s);
     const got = replies(s);
     s.write(encodeAgentFrame(hello(pid)));
@@ -102,7 +96,7 @@ describe('ShimListener', () => {
   }
 
   it('drops a batch before hello without telling the sink', async () => {
-    const s = await connect(listener.path);
+    const s = await connectUnix(listener.path);
     sockets.push(s);
     s.on('error', () => {});
     s.write(encodeAgentFrame(batch(sendEvent(1))));
@@ -142,7 +136,7 @@ describe('ShimListener', () => {
     }
     const again = new ShimListener({ path, sink, maxFrameBytes: 1024 });
     await again.listen();
-    const s = await connect(path);
+    const s = await connectUnix(path);
     s.destroy();
     await again.close();
   });
