@@ -71,13 +71,18 @@ type queue struct {
 	droppedBytes  uint64
 	lastSize      int // size of the last batch taken: the next one starts with that capacity
 	pool          *bufferPool
+	// The sender found nothing to take and waits for notify. The next event pushed wakes it.
+	// "Empty" is not enough: a push makes its batch before it fills it, so the sender can find an
+	// empty batch, go back to waiting, and miss that batch's events being added; it then slept
+	// until the connection broke while every later batch piled up (seen in the agent tests).
+	senderIdle bool
 
 	notify chan struct{} // the queue went from empty to non-empty
 	full   chan struct{} // a full batch is waiting
 }
 
 func newQueue(limit int) *queue {
-	return &queue{limit: limit, pool: newBufferPool(), notify: make(chan struct{}, 1), full: make(chan struct{}, 1)}
+	return &queue{limit: limit, pool: newBufferPool(), notify: make(chan struct{}, 1), full: make(chan struct{}, 1), senderIdle: true}
 }
 
 func eventCost(r *Record) int { return len(r.Payload) + eventOverhead }
@@ -93,6 +98,7 @@ func lostBytes(r *Record) uint64 {
 const (
 	statusNeedRoom uint8 = 1 << iota // the current batch cannot take the event: nothing was done
 	statusFull                       // the event filled the current batch: seal it
+	statusNotify                     // the sender waits for an event: wake it
 )
 
 // push assigns r its seq (and TsNs when zero) and encodes it into the current batch, or drops
@@ -142,6 +148,10 @@ func pushOnSystemStack(p unsafe.Pointer) {
 	if b.events >= batchEvents {
 		r.status = statusFull
 	}
+	if q.senderIdle {
+		q.senderIdle = false
+		r.status |= statusNotify
+	}
 	q.mu.Unlock()
 }
 
@@ -171,6 +181,9 @@ func (q *queue) pushSlow(r *Record) {
 		if full {
 			signal(q.full)
 		}
+	}
+	if r.status&statusNotify != 0 {
+		signal(q.notify)
 	}
 }
 
@@ -266,6 +279,7 @@ func (q *queue) take() *batch {
 		// (A batch with none yet was just made for a push that is about to fill it.)
 		b, q.cur = q.cur, nil
 	default:
+		q.senderIdle = true
 		return nil
 	}
 	q.bytes -= b.charged

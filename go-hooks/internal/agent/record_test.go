@@ -149,3 +149,30 @@ func BenchmarkPushSend(b *testing.B) {
 
 // wire is a taken batch as the one encoded AgentMessage the sender would send.
 func wire(b *batch) []byte { return b.buf[b.writeHeader():] }
+
+// The sender can look while a push has made its batch but not yet filled it: it finds nothing,
+// goes back to waiting, and must still be woken by that push's event (it once slept until the
+// connection broke, with every later batch piling up).
+func TestAnEventAddedAfterTheSenderFoundAnEmptyBatchWakesIt(t *testing.T) {
+	q := newQueue(1 << 20)
+	r := Record{Kind: pb.EventKind_EVENT_KIND_SEND, Payload: []byte("x")}
+	// What pushSlow does before the push itself: a new, empty batch (and a first wake-up).
+	q.mu.Lock()
+	q.makeRoomLocked(batchEntrySize(r.eventSize()) + 10)
+	q.mu.Unlock()
+	signal(q.notify)
+	<-q.notify // the sender wakes...
+	if b := q.take(); b != nil {
+		t.Fatalf("took a batch of %d events before any push", b.events)
+	}
+	// ...finds the batch empty and waits again; now the push lands in that batch.
+	q.push(&r)
+	select {
+	case <-q.notify:
+	default:
+		t.Fatal("the event was queued without waking the waiting sender")
+	}
+	if b := q.take(); b == nil || b.events != 1 {
+		t.Fatalf("the sender should find the event")
+	}
+}
