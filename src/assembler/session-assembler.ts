@@ -286,7 +286,6 @@ export class SessionAssembler {
       s.seqGaps += gap;
       s.notes.add('events are missing (sequence gap) while this session was open');
     }
-    this.warn('event sequence gap', { pid: p.hello.pid, missing: gap.toString() });
   }
 
   private addConn(p: ProcessState, e: Event, inbound: boolean, peer: Address | undefined): ConnState {

@@ -36,16 +36,22 @@ export const EMPTY_ASSEMBLY_STATS: AssemblyStats = {
   storePath: undefined,
 };
 
+/** Lost events are logged at most this often (the first loss at once), summed in between. */
+const LOSS_LOG_MS = 60_000;
+
 export class AssemblyCore {
   private store: SessionStore | undefined;
   private events = 0;
   private storeErrors = 0;
   private readonly log: Logger;
   private readonly assembler: SessionAssembler;
+  private readonly now: () => number;
+  private lossLogged = { events: 0, atMs: -Infinity };
 
   /** onSession sees each session before the store does and may annotate it. */
   private constructor(opts: AssemblyCoreOptions, onSession: (s: Session) => void) {
     this.log = opts.logger.child('gateway');
+    this.now = opts.now ?? Date.now;
     const assemblerLog = opts.logger.child('assembler');
     this.assembler = new SessionAssembler({ ...opts.assembler, now: opts.now }, (s) => {
       // First: the gateway marks a re-recorded replay (replay_of) before the line is written.
@@ -85,6 +91,25 @@ export class AssemblyCore {
 
   tick(): void {
     this.safely('tick', () => this.assembler.tick());
+    this.logLoss();
+  }
+
+  /**
+   * Events the agents reported dropped or that never arrived (sequence gaps), in one line a
+   * minute at most: under sustained load a recording that gives way loses events by the
+   * thousand, and an operator must see that it does without a line per batch.
+   */
+  private logLoss(): void {
+    const a = this.assembler.stats();
+    const lost = a.droppedEventsReported + a.seqGapEvents;
+    const now = this.now();
+    if (lost <= this.lossLogged.events || now - this.lossLogged.atMs < LOSS_LOG_MS) return;
+    this.log.warn('agents lost events: sessions open meanwhile are marked incomplete', {
+      events: lost - this.lossLogged.events,
+      total: lost,
+      hint: 'agents drop when the gateway is absent or does not keep up; KOALA_RECORD_NICE=0 gives it CPU at the SUT\'s expense',
+    });
+    this.lossLogged = { events: lost, atMs: now };
   }
 
   stats(): AssemblyStats {
