@@ -8,7 +8,7 @@
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
  *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline]]
- *        [--gw-prof DIR] [--gw-nice N] [--keep-store DIR] [--json FILE] [--grpc tcp|unix]
+ *        [--gw-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -21,6 +21,9 @@
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
  * the assembly thread (what `nice -n 19 koala gateway` does in a deployment).
+ *
+ * --sink-dump FILE keeps every message the sink receives (recording-sink), undecoded and with its
+ * arrival time: bench/assembly-cost.ts replays such a file through the gateway's assembly.
  *
  * --grpc unix streams the Go agent to the gateway over the opt-in unix socket
  * (KOALA_AGENT_GRPC_ADDR=unix:///path) instead of loopback TCP (the default, tcp).
@@ -183,7 +186,7 @@ export async function startGatewayProc(
 const GO_HOOKS = fileURLToPath(new URL('../go-hooks/', import.meta.url));
 
 /** go-hooks/cmd/koala-bench-sink, built into dir and started on cpus. */
-async function startSink(dir: string, cpus: string | undefined): Promise<Server> {
+async function startSink(dir: string, cpus: string | undefined, dump: string | undefined): Promise<Server> {
   const bin = join(dir, 'koala-bench-sink');
   const r = spawnSync('go', ['build', '-o', bin, './cmd/koala-bench-sink'], {
     cwd: GO_HOOKS,
@@ -191,7 +194,7 @@ async function startSink(dir: string, cpus: string | undefined): Promise<Server>
     env: { ...process.env, GOTOOLCHAIN: 'local' },
   });
   if (r.status !== 0) throw new Error(`go build koala-bench-sink: ${r.stderr}`);
-  const [cmd, args] = onCpu(cpus, bin, []);
+  const [cmd, args] = onCpu(cpus, bin, dump === undefined ? [] : ['-dump', dump]);
   return startServer(cmd, args, /^listening (\S+)$/);
 }
 
@@ -253,6 +256,8 @@ export interface MatrixOptions {
   grpc?: GrpcTransport;
   /** Copy the gateway's store here before it is removed. */
   keepStore?: string;
+  /** The sink keeps every message it receives here (for bench/assembly-cost.ts). */
+  sinkDump?: string;
 }
 
 export interface MatrixResult {
@@ -275,7 +280,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc, nice: o.gwNice });
   if (variants.includes('recording-sink') && o.sut !== 'go') throw new Error('recording-sink is for the Go SUT only');
   const sinkDir = variants.includes('recording-sink') ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
-  const sink = sinkDir ? await startSink(sinkDir, gwCpus) : undefined;
+  const sink = sinkDir ? await startSink(sinkDir, gwCpus, o.sinkDump) : undefined;
   const gwInline = variants.includes('recording-inline')
     ? await startGatewayProc({ cpus: gwCpus, grpc: o.grpc, args: ['--assembler', 'inline'] })
     : undefined;
@@ -482,6 +487,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       'gw-prof': { type: 'string' },
       'gw-nice': { type: 'string' },
       'keep-store': { type: 'string' },
+      'sink-dump': { type: 'string' },
       json: { type: 'string' },
       grpc: { type: 'string', default: 'tcp' },
     },
@@ -511,6 +517,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         gwNice: values['gw-nice'] === undefined ? undefined : Number(values['gw-nice']),
         grpc,
         keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
+        sinkDump: values['sink-dump'],
       });
       out.push({ title, result });
       console.log(table(result, title) + '\n');

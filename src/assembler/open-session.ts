@@ -103,12 +103,12 @@ export class OpenSession {
         response: this.response.toBuffer(),
         requestNs: this.requestNs,
         responseNs: this.responseNs,
-        requestLen: this.request.total,
-        responseLen: this.response.total,
+        requestLen: BigInt(this.request.total),
+        responseLen: BigInt(this.response.total),
       },
       talks,
       preludes,
-      completeness: { droppedEvents: this.droppedEvents, truncatedBytes: truncated, seqGaps: this.seqGaps, notes: [...this.notes] },
+      completeness: { droppedEvents: this.droppedEvents, truncatedBytes: BigInt(truncated), seqGaps: this.seqGaps, notes: [...this.notes] },
     };
   }
 }

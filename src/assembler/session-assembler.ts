@@ -227,8 +227,12 @@ export class SessionAssembler {
 
   private apply(p: ProcessState, e: Event): void {
     if (e.seq !== 0n) {
-      if (p.lastSeq !== 0n && e.seq > p.lastSeq + 1n) this.seqGap(p, e.seq - p.lastSeq - 1n);
-      else if (p.lastSeq !== 0n && e.seq <= p.lastSeq) this.warn('event sequence went backwards', { pid: p.hello.pid, seq: e.seq.toString(), after: p.lastSeq.toString() });
+      if (p.lastSeq !== 0n) {
+        // As numbers: bigint arithmetic allocates, on every event (sequences stay far below 2^53).
+        const step = Number(e.seq) - Number(p.lastSeq);
+        if (step > 1) this.seqGap(p, e.seq - p.lastSeq - 1n);
+        else if (step <= 0) this.warn('event sequence went backwards', { pid: p.hello.pid, seq: e.seq.toString(), after: p.lastSeq.toString() });
+      }
       p.lastSeq = e.seq;
     }
     const owner = e.vtid !== 0n ? e.vtid : e.tid;
@@ -381,7 +385,7 @@ export class SessionAssembler {
   }
 
   private appendRequest(s: OpenSession, e: Event): void {
-    if (s.request.total === 0n) s.requestNs = e.tsNs;
+    if (s.request.total === 0) s.requestNs = e.tsNs;
     s.request.push(e.payload, e.payloadLen);
     s.touch(e.tsNs, this.now());
   }
@@ -416,10 +420,10 @@ export class SessionAssembler {
     if (e.payload.length === 0 && e.payloadLen === 0n) return;
     const cur = c.current;
     let t = cur;
-    if (!cur || cur.finished || cur.response.total > 0n || cur.eof || cur.owner !== owner || this.orphaned(c)) {
+    if (!cur || cur.finished || cur.response.total > 0 || cur.eof || cur.owner !== owner || this.orphaned(c)) {
       t = this.startTalk(p, c, e, owner, false);
     }
-    if (t!.request.total === 0n) t!.requestNs = e.tsNs;
+    if (t!.request.total === 0) t!.requestNs = e.tsNs;
     t!.request.push(e.payload, e.payloadLen);
     c.currentSession?.touch(e.tsNs, this.now());
   }
@@ -439,7 +443,7 @@ export class SessionAssembler {
       return;
     }
     if (!t || t.finished) t = this.startTalk(p, c, e, owner, c.talksStarted === 0);
-    if (t.response.total === 0n) t.responseNs = e.tsNs;
+    if (t.response.total === 0) t.responseNs = e.tsNs;
     t.response.push(e.payload, e.payloadLen);
     if (c.mysql && c.currentInPrelude && c.prelude?.handshake) {
       c.mysql.feed(e.payload);

@@ -31,10 +31,10 @@ export class TalkBuilder {
 
   /** Waiting for a response: something was asked and nothing answered, nor will be. */
   get awaitingResponse(): boolean {
-    return this.request.total > 0n && this.response.total === 0n && !this.eof && !this.oneWay && !this.finished;
+    return this.request.total > 0 && this.response.total === 0 && !this.eof && !this.oneWay && !this.finished;
   }
 
-  get truncated(): bigint {
+  get truncated(): number {
     return this.request.truncated + this.response.truncated;
   }
 
@@ -52,8 +52,8 @@ export class TalkBuilder {
       requestNs: this.requestNs,
       responseNs: this.responseNs,
       oneWay: this.oneWay,
-      requestLen: this.request.total,
-      responseLen: this.response.total,
+      requestLen: BigInt(this.request.total),
+      responseLen: BigInt(this.response.total),
       tid: this.tid,
     };
     // A finished talk never changes, so sessions sharing it (preludes) share one object.

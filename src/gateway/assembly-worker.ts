@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { AgentMessage } from '../generated/koala/v1/agent.pb.js';
+import { decodeBatchEvents } from '../ingest/batch-decoder.js';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import { Logger } from '../log/logger.js';
 import { AssemblyCore } from './assembly-core.js';
@@ -51,18 +52,23 @@ async function main(port: MessagePort, data: AssemblyWorkerData): Promise<void> 
       case 'batch': {
         clock = m.at;
         processedBytes += m.frame.byteLength;
-        let msg: AgentMessage;
-        try {
-          msg = AgentMessage.decode(m.frame);
-        } catch (err) {
-          post({ t: 'malformed', link: m.link, message: `batch of ${m.frame.byteLength} bytes does not decode: ${(err as Error).message}` });
-          break;
+        let events = decodeBatchEvents(m.frame);
+        if (events === undefined) {
+          // Not the plain form agents write: the generated decoder decides what it is.
+          let msg: AgentMessage;
+          try {
+            msg = AgentMessage.decode(m.frame);
+          } catch (err) {
+            post({ t: 'malformed', link: m.link, message: `batch of ${m.frame.byteLength} bytes does not decode: ${(err as Error).message}` });
+            break;
+          }
+          if (msg.body?.$case !== 'batch') {
+            post({ t: 'malformed', link: m.link, message: 'a message that began as a batch decoded as something else' });
+            break;
+          }
+          events = msg.body.value.events;
         }
-        if (msg.body?.$case !== 'batch') {
-          post({ t: 'malformed', link: m.link, message: 'a message that began as a batch decoded as something else' });
-          break;
-        }
-        if (msg.body.value.events.length > 0) core.ingest(m.link, msg.body.value.events);
+        if (events.length > 0) core.ingest(m.link, events);
         progress ??= setTimeout(() => {
           progress = undefined;
           post({ t: 'progress', stats: stats() });

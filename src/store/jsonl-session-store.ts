@@ -2,7 +2,7 @@ import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import { KoalaError } from '../errors.js';
-import { encodeSessionLineBytes } from './session-line-encoder.js';
+import { encodeSessionLineView } from './session-line-encoder.js';
 
 /** Where assembled sessions go. The JSON Lines store is the embedded default; a shared store can implement the same. */
 export interface SessionStore {
@@ -41,21 +41,37 @@ export interface JsonlStoreStats {
 
 const DEFAULT_ROTATE_BYTES = 256 * 1024 * 1024;
 const DEFAULT_COALESCE_MS = 5;
-/** Queued bytes that start a write without waiting out coalesceMs. */
+/** Queued bytes that start a write without waiting out coalesceMs; also the size of a write buffer. */
 const COALESCE_BYTES = 256 * 1024;
+/** Write buffers kept for reuse once written (more are made while writes fall behind). */
+const SPARE_CHUNKS = 4;
+
+/** Lines waiting to be written, in one buffer: a write(2) each. */
+interface Chunk {
+  buf: Buffer;
+  len: number;
+  sessions: number;
+  /** Its lines go to a new file (rotation is decided as lines arrive). */
+  newFile: boolean;
+}
 
 /**
  * Sessions as JSON Lines files (docs/session-format.md). One writer drains an in-memory queue, so
  * lines never interleave; each gateway run opens fresh files (never appending after a line a
- * crash may have torn).
+ * crash may have torn). Lines are copied straight into reused write buffers: a buffer per line
+ * and another per write made the allocator, page faults and GC cost more than the encoding.
  */
 export class JsonlSessionStore implements SessionStore {
   private fh: FileHandle;
   private currentPath: string;
-  private fileBytes = 0;
   private fileIndex: number;
-  private queue: Buffer[] = [];
+  /** Sealed chunks, oldest first; `filling` takes new lines. */
+  private queue: Chunk[] = [];
+  private filling: Chunk | undefined;
+  private spare: Buffer[] = [];
   private queuedBytes = 0;
+  /** Bytes given to the file being written, written or not: where the next rotation falls. */
+  private fileAssigned = 0;
   private waiting: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private closed = false;
@@ -108,15 +124,34 @@ export class JsonlSessionStore implements SessionStore {
     }
     let line: Buffer;
     try {
-      line = encodeSessionLineBytes(s, true);
+      line = encodeSessionLineView(s, true);
     } catch (err) {
       this.counters.sessionsDropped++;
       this.report(new KoalaError('KOALA_ERR_STORE', `session ${s.id} not encodable: ${(err as Error).message}`, { cause: err }));
       return;
     }
-    this.queue.push(line);
-    this.queuedBytes += line.length;
+    const len = line.length;
+    // A file takes lines up to rotateBytes, and at least one (a bigger line gets a file to itself).
+    const newFile = this.fileAssigned > 0 && this.fileAssigned + len > this.rotateBytes;
+    if (newFile) this.fileAssigned = 0;
+    let c = this.filling;
+    if (c === undefined || newFile || c.len + len > c.buf.length) {
+      this.seal();
+      const buf = len > COALESCE_BYTES ? Buffer.allocUnsafeSlow(len) : (this.spare.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BYTES));
+      c = this.filling = { buf, len: 0, sessions: 0, newFile };
+    }
+    line.copy(c.buf, c.len);
+    c.len += len;
+    c.sessions++;
+    this.fileAssigned += len;
+    this.queuedBytes += len;
     this.kick();
+  }
+
+  /** The chunk taking lines joins the queue; the next line starts another. */
+  private seal(): void {
+    if (this.filling !== undefined && this.filling.len > 0) this.queue.push(this.filling);
+    this.filling = undefined;
   }
 
   async flush(): Promise<void> {
@@ -143,7 +178,7 @@ export class JsonlSessionStore implements SessionStore {
 
   /** Starts the writer, after coalesceMs unless `now` or enough bytes are queued. */
   private kick(now = false): void {
-    if (this.draining || this.queue.length === 0) return;
+    if (this.draining || this.queuedBytes === 0) return;
     if (!now && this.coalesceMs > 0 && this.queuedBytes < COALESCE_BYTES) {
       this.waiting ??= setTimeout(() => {
         this.waiting = undefined;
@@ -156,46 +191,40 @@ export class JsonlSessionStore implements SessionStore {
     // drain() catches everything itself: the promise never rejects.
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
-      if (this.queue.length > 0 && !this.failed) this.kick();
+      if (this.queuedBytes > 0 && !this.failed) this.kick();
     });
   }
 
   private async drain(): Promise<void> {
+    this.seal();
     while (this.queue.length > 0 && !this.failed) {
-      if (this.fileBytes >= this.rotateBytes) {
+      const c = this.queue.shift()!;
+      if (c.newFile) {
         try {
           await this.rotate();
         } catch (err) {
+          this.queue.unshift(c);
           this.fail(err, 'rotate');
           return;
         }
       }
-      // Take as many lines as fit in this file (at least one: a line bigger than the limit gets a file).
-      let n = 0;
-      let size = 0;
-      while (n < this.queue.length) {
-        const len = this.queue[n]!.length;
-        if (n > 0 && this.fileBytes + size + len > this.rotateBytes) break;
-        size += len;
-        n++;
-      }
-      const batch = this.queue.splice(0, n);
-      this.queuedBytes -= size;
-      const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, size);
       try {
         let off = 0;
-        while (off < data.length) {
+        while (off < c.len) {
           this.counters.writes++;
-          off += (await this.fh.write(data, off, data.length - off)).bytesWritten;
+          off += (await this.fh.write(c.buf, off, c.len - off)).bytesWritten;
         }
       } catch (err) {
-        this.counters.sessionsDropped += batch.length;
+        this.queue.unshift(c);
         this.fail(err, 'write');
         return;
       }
-      this.fileBytes += data.length;
-      this.counters.bytesWritten += data.length;
-      this.counters.sessionsWritten += batch.length;
+      this.queuedBytes -= c.len;
+      this.counters.bytesWritten += c.len;
+      this.counters.sessionsWritten += c.sessions;
+      if (c.buf.length === COALESCE_BYTES && this.spare.length < SPARE_CHUNKS) this.spare.push(c.buf);
+      // Lines that arrived during the write go out in the same drain.
+      if (this.queue.length === 0) this.seal();
     }
   }
 
@@ -206,13 +235,13 @@ export class JsonlSessionStore implements SessionStore {
     this.fh = next.fh;
     this.currentPath = next.path;
     this.fileIndex = next.index;
-    this.fileBytes = 0;
     this.counters.files++;
   }
 
   private fail(err: unknown, what: string): void {
     this.failed = new KoalaError('KOALA_ERR_STORE', `${what} ${this.currentPath}: ${(err as Error).message}`, { cause: err });
-    this.counters.sessionsDropped += this.queue.length;
+    this.seal();
+    for (const c of this.queue) this.counters.sessionsDropped += c.sessions;
     this.queue = [];
     this.queuedBytes = 0;
     this.report(this.failed);

@@ -30,6 +30,14 @@ export function encodeSessionLine(s: Session): string {
 
 /** The UTF-8 bytes of encodeSessionLine(s), plus the trailing newline when asked (the store's form). */
 export function encodeSessionLineBytes(s: Session, newline = false): Buffer {
+  return Buffer.from(encodeSessionLineView(s, newline));
+}
+
+/**
+ * encodeSessionLineBytes without the copy: the bytes are a view of a scratch buffer that the next
+ * encoding overwrites, so the caller copies them first (the store copies them into its write).
+ */
+export function encodeSessionLineView(s: Session, newline = false): Buffer {
   const w = out;
   try {
     w.ascii(LINE_START);
@@ -70,10 +78,10 @@ export function encodeSessionLineBytes(s: Session, newline = false): Buffer {
     else w.ascii('null');
     w.ascii(newline ? '}\n' : '}');
   } catch (err) {
-    w.take(); // start the next line clean
+    w.view(); // start the next line clean
     throw err;
   }
-  return w.take();
+  return w.view();
 }
 
 function writeInbound(w: LineWriter, i: Inbound): void {

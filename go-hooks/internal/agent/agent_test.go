@@ -273,21 +273,22 @@ func TestSentBatchBuffersAreReused(t *testing.T) {
 	g := startFakeGateway(t, "127.0.0.1:0", nil)
 	a := testAgent(t, Config{GatewayAddr: g.addr}, nil)
 	payload := bytes.Repeat([]byte("r"), 2000) // batches above gRPC's pooling threshold
-	for i := 0; i < 10*batchEvents; i++ {
+	const n = 2560                             // ~5 MB: five batches or more, whatever batchEvents is
+	for i := 0; i < n; i++ {
 		sendEvent(a, 1, payload)
 	}
 	// Polled, and on failure says what did arrive: under -race on a loaded 2-core machine this
 	// wait once timed out with no clue whether events were late, dropped or duplicated.
 	deadline := time.Now().Add(30 * time.Second)
-	for len(g.events()) != 10*batchEvents && time.Now().Before(deadline) {
+	for len(g.events()) != n && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := len(g.events()); n != 10*batchEvents {
+	if got := len(g.events()); got != n {
 		dropped, _ := a.q.drops()
 		g.mu.Lock()
 		streams := len(g.hellos)
 		g.mu.Unlock()
-		t.Fatalf("%d events arrived, want %d; the agent dropped %d; %d streams", n, 10*batchEvents, dropped, streams)
+		t.Fatalf("%d events arrived, want %d; the agent dropped %d; %d streams", got, n, dropped, streams)
 	}
 	g.waitFor(t, "a returned buffer", 5*time.Second, func() bool { return len(a.q.pool.free) > 0 })
 }

@@ -124,7 +124,7 @@ func (a *agent) session() error {
 		case <-a.q.notify:
 		}
 		if !a.q.ready() {
-			t := time.NewTimer(flushDelay)
+			t := time.NewTimer(a.flushDelay())
 			select {
 			case <-a.q.full:
 			case <-t.C:
@@ -137,6 +137,14 @@ func (a *agent) session() error {
 			return a.stopped(err)
 		}
 	}
+}
+
+// flushDelay is how long a partial batch waits for more events: long while only recording.
+func (a *agent) flushDelay() time.Duration {
+	if a.mode() == pb.Mode_MODE_RECORD {
+		return recordFlushDelay
+	}
+	return flushDelay
 }
 
 type sender interface {

@@ -1,0 +1,127 @@
+/**
+ * feed: what a recording `koala gateway` spends per session on real Go agent traffic, with
+ * nothing else running. go-hooks/cmd/koala-bench-feed sends a dump of what a Go SUT's agent sent
+ * (`overhead-cpu.ts --variants recording-sink --sink-dump FILE`) over one gRPC stream; the
+ * gateway (started from source, as overhead-cpu.ts starts it) receives, assembles and stores it.
+ * Its CPU comes from /proc, all threads and the receiving thread apart, until it has drained.
+ *
+ *   node --import tsx bench/gateway-feed.ts --frames FILE [--rounds 3] [--speed 0,1] [--assembler thread,inline]
+ *
+ * --speed 1 keeps the recorded pace (the gateway's cost at the load the dump was recorded at), 0
+ * sends as fast as the stream takes it (the most the gateway can take).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cpuMs, startGatewayProc } from './overhead-cpu.js';
+import { run } from './lib/proc.js';
+import { finish, header, median, type Cell } from './lib/report.js';
+
+const GO_HOOKS = fileURLToPath(new URL('../go-hooks/', import.meta.url));
+const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** utime + stime of one thread, in ms. */
+function threadCpuMs(pid: number, tid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / HZ;
+}
+
+function buildFeeder(dir: string): string {
+  const bin = join(dir, 'koala-bench-feed');
+  const r = spawnSync('go', ['build', '-o', bin, './cmd/koala-bench-feed'], { cwd: GO_HOOKS, encoding: 'utf8', env: { ...process.env, GOTOOLCHAIN: 'local' } });
+  if (r.status !== 0) throw new Error(`go build koala-bench-feed: ${r.stderr}`);
+  return bin;
+}
+
+interface Round {
+  cpuMs: number;
+  receivingMs: number;
+  wallMs: number;
+  sessions: number;
+  events: number;
+}
+
+async function round(feeder: string, frames: string, speed: number, assembler: string): Promise<Round> {
+  const gw = await startGatewayProc({ args: ['--assembler', assembler] });
+  try {
+    const cpu0 = cpuMs(gw.pid);
+    const recv0 = threadCpuMs(gw.pid, gw.pid);
+    const t0 = Date.now();
+    const fed = await run(feeder, ['-addr', gw.grpc, '-dump', frames, '-speed', String(speed)], { timeoutMs: 600_000 });
+    if (fed.code !== 0) throw new Error(`koala-bench-feed failed: ${fed.stderr}`);
+    await gw.drain(400, 600_000);
+    const wallMs = Date.now() - t0 - 400;
+    const cpu = cpuMs(gw.pid) - cpu0;
+    const receivingMs = threadCpuMs(gw.pid, gw.pid) - recv0;
+    const { sessions, events } = await gw.stop();
+    return { cpuMs: cpu, receivingMs, wallMs, sessions, events };
+  } catch (err) {
+    await gw.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      frames: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      speed: { type: 'string', default: '0,1' },
+      assembler: { type: 'string', default: 'thread,inline' },
+    },
+  });
+  if (values.frames === undefined) throw new Error('--frames FILE is required (see the comment at the top of bench/gateway-feed.ts)');
+  const frames = values.frames;
+  const speeds = (values.speed as string).split(',').map(Number);
+  const assemblers = (values.assembler as string).split(',');
+  const rounds = Number(values.rounds);
+  const dir = mkdtempSync(join(tmpdir(), 'koala-bench-feed-'));
+  try {
+    const feeder = buildFeeder(dir);
+    const h = header('feed', `koala gateway (record) fed ${frames} over gRPC, ${rounds} rounds per row`);
+    const results: Record<string, Round[]> = {};
+    const key = (s: number, a: string) => `speed ${s}, ${a}`;
+    // Interleaved, so a drift of the machine's speed touches every row alike.
+    for (let r = 0; r < rounds; r++) {
+      for (const s of speeds) for (const a of assemblers) (results[key(s, a)] ??= []).push(await round(feeder, frames, s, a));
+    }
+    const rows: Cell[][] = [];
+    for (const s of speeds) {
+      for (const a of assemblers) {
+        const rs = results[key(s, a)]!;
+        const sessions = median(rs.map((x) => x.sessions));
+        rows.push([
+          s === 0 ? 'as fast as possible' : `recorded pace x${s}`,
+          a,
+          sessions,
+          median(rs.map((x) => (x.cpuMs * 1000) / x.sessions)),
+          median(rs.map((x) => (x.receivingMs * 1000) / x.sessions)),
+          median(rs.map((x) => (x.cpuMs * 1000) / x.events)),
+          median(rs.map((x) => (x.sessions / x.wallMs) * 1000)),
+        ]);
+      }
+    }
+    finish(
+      h,
+      ['feed', 'assembler', 'sessions', 'gateway CPU us/session', 'of which receiving thread', 'us/event', 'sessions/s (wall, to drained)'],
+      rows,
+      { results },
+      ['CPU: utime+stime of every gateway thread from /proc, from ready until drained; medians of the rounds'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
