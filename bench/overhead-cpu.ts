@@ -8,7 +8,7 @@
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
  *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline]]
- *        [--gw-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
+ *        [--gw-prof DIR] [--gw-nice N] [--gw-idle] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -20,7 +20,8 @@
  * receiving thread at full priority, as before the assembly thread), for an A/B in one run.
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
- * the assembly thread (what `nice -n 19 koala gateway` does in a deployment).
+ * the assembly thread (what `nice -n 19 koala gateway` does in a deployment). --gw-idle starts it
+ * under `chrt --idle 0` (SCHED_IDLE: it runs only on CPU no other thread wants).
  *
  * --sink-dump FILE keeps every message the sink receives (recording-sink), undecoded and with its
  * arrival time: bench/assembly-cost.ts replays such a file through the gateway's assembly.
@@ -121,7 +122,7 @@ export interface GatewayProc {
 }
 
 export async function startGatewayProc(
-  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number } = {},
+  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number; idle?: boolean } = {},
 ): Promise<GatewayProc> {
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
   const storeDir = join(dir, 'store');
@@ -133,8 +134,11 @@ export async function startGatewayProc(
     '--grpc-addr', opts.grpc === 'unix' ? `unix://${join(dir, 'agent-grpc.sock')}` : '127.0.0.1:0',
     ...(opts.args ?? []),
   ];
-  const [cmd, args] =
-    opts.nice === undefined ? onCpu(opts.cpus, process.execPath, nodeArgs) : onCpu(opts.cpus, 'nice', ['-n', String(opts.nice), process.execPath, ...nodeArgs]);
+  const [cmd, args] = opts.idle
+    ? onCpu(opts.cpus, 'chrt', ['--idle', '0', process.execPath, ...nodeArgs])
+    : opts.nice === undefined
+      ? onCpu(opts.cpus, process.execPath, nodeArgs)
+      : onCpu(opts.cpus, 'nice', ['-n', String(opts.nice), process.execPath, ...nodeArgs]);
   const server = await startServer(cmd, args, /^koala gateway ready .* agent-socket=(\S+) grpc=(\S+)$/, {
     env: { ...process.env, KOALA_LOG_LEVEL: 'INFO', KOALA_LOG_FILE: logFile },
   });
@@ -252,6 +256,8 @@ export interface MatrixOptions {
   gwProfDir?: string;
   /** Start the recording gateway under `nice -n N` (the whole process, receiving thread included). */
   gwNice?: number;
+  /** The recording gateway runs under SCHED_IDLE (chrt --idle): only on CPU nothing else wants. */
+  gwIdle?: boolean;
   /** How the Go agent streams to the gateway (default tcp). */
   grpc?: GrpcTransport;
   /** Copy the gateway's store here before it is removed. */
@@ -277,7 +283,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const path = o.sut === 'go' ? '/fanout' : '/all';
   const deps = await startDeps(o.sut);
   if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
-  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc, nice: o.gwNice });
+  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc, nice: o.gwNice, idle: o.gwIdle });
   if (variants.includes('recording-sink') && o.sut !== 'go') throw new Error('recording-sink is for the Go SUT only');
   const sinkDir = variants.includes('recording-sink') ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
   const sink = sinkDir ? await startSink(sinkDir, gwCpus, o.sinkDump) : undefined;
@@ -486,6 +492,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       variants: { type: 'string', default: VARIANTS.join(',') },
       'gw-prof': { type: 'string' },
       'gw-nice': { type: 'string' },
+      'gw-idle': { type: 'boolean', default: false },
       'keep-store': { type: 'string' },
       'sink-dump': { type: 'string' },
       json: { type: 'string' },
@@ -515,6 +522,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         variants: (values.variants as string).split(',') as Variant[],
         gwProfDir: values['gw-prof'],
         gwNice: values['gw-nice'] === undefined ? undefined : Number(values['gw-nice']),
+        gwIdle: values['gw-idle'],
         grpc,
         keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
         sinkDump: values['sink-dump'],

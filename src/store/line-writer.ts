@@ -13,6 +13,7 @@ const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 const NATIVE_BASE64_FROM = 1024;
 const SCRATCH_BYTES = 64 * 1024;
 const SCRATCH_KEEP_MAX = 1024 * 1024;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * A JSON line written straight into bytes: building it as a JS string cost more in turning the
@@ -38,11 +39,66 @@ export class LineWriter {
     this.pos = pos;
   }
 
+  /**
+   * A bigint in decimal, as its toString() gives it. Most (ids, lengths, counts) are written
+   * digit by digit without a string; nanosecond timestamps are past 2^53 and take toString().
+   */
+  decimal(v: bigint): void {
+    if (v >= -MAX_SAFE && v <= MAX_SAFE) this.integer(Number(v));
+    else this.ascii(v.toString());
+  }
+
+  /** A number as JSON.stringify writes it (non-finite values become null). */
+  number(n: number): void {
+    if (Number.isSafeInteger(n)) this.integer(n);
+    else this.ascii(Number.isFinite(n) ? String(n) : 'null');
+  }
+
+  /** A safe integer's decimal digits, written in place. */
+  private integer(n: number): void {
+    if (this.pos + 17 > this.buf.length) this.grow(17);
+    const buf = this.buf;
+    if (n < 0) {
+      buf[this.pos++] = 0x2d; // -
+      n = -n;
+    }
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    let pos = this.pos + digits;
+    this.pos = pos;
+    do {
+      buf[--pos] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+  }
+
   /** A string or a list of strings exactly as JSON.stringify writes it, UTF-8 encoded. */
   json(v: string | readonly string[]): void {
+    if (typeof v === 'string' && this.plainAscii(v)) return;
     const text = JSON.stringify(v);
     if (this.pos + text.length * 3 > this.buf.length) this.grow(text.length * 3);
     this.pos += this.buf.write(text, this.pos, 'utf8');
+  }
+
+  /**
+   * Writes `"v"` if v is printable ASCII needing no escape (ids, names: nearly every string here),
+   * which JSON.stringify would write as it is; reports false, having written nothing, otherwise.
+   */
+  private plainAscii(v: string): boolean {
+    const n = v.length;
+    if (n > 256) return false;
+    if (this.pos + n + 2 > this.buf.length) this.grow(n + 2);
+    const buf = this.buf;
+    let pos = this.pos;
+    buf[pos++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+      buf[pos++] = c;
+    }
+    buf[pos++] = 0x22;
+    this.pos = pos;
+    return true;
   }
 
   raw(b: Uint8Array): void {

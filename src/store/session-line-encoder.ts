@@ -45,17 +45,17 @@ export function encodeSessionLineView(s: Session, newline = false): Buffer {
     w.ascii(',"sut":');
     w.json(s.sut);
     w.ascii(',"pid":');
-    w.ascii(int(s.pid));
+    w.number(s.pid);
     w.ascii(',"agent":"');
     w.ascii(enumName(AgentKind, s.agent));
     w.ascii('","hostname":');
     w.json(s.hostname);
     w.ascii(',"vtid":"');
-    w.ascii(s.vtid.toString());
+    w.decimal(s.vtid);
     w.ascii('","startedNs":"');
-    w.ascii(s.startedNs.toString());
+    w.decimal(s.startedNs);
     w.ascii('","endedNs":"');
-    w.ascii(s.endedNs.toString());
+    w.decimal(s.endedNs);
     w.ascii('","endReason":"');
     w.ascii(enumName(SessionEndReason, s.endReason));
     w.ascii('","replayOf":');
@@ -86,7 +86,7 @@ export function encodeSessionLineView(s: Session, newline = false): Buffer {
 
 function writeInbound(w: LineWriter, i: Inbound): void {
   w.ascii('{"connId":"');
-  w.ascii(i.connId.toString());
+  w.decimal(i.connId);
   w.ascii('","peer":');
   writeAddress(w, i.peer);
   w.ascii(',"local":');
@@ -96,9 +96,9 @@ function writeInbound(w: LineWriter, i: Inbound): void {
 
 function writeTalk(w: LineWriter, t: Talk): void {
   w.ascii('{"index":');
-  w.ascii(int(t.index));
+  w.number(t.index);
   w.ascii(',"connId":"');
-  w.ascii(t.connId.toString());
+  w.decimal(t.connId);
   w.ascii('","transport":"');
   w.ascii(enumName(Transport, t.transport));
   w.ascii('","peer":');
@@ -106,7 +106,7 @@ function writeTalk(w: LineWriter, t: Talk): void {
   w.ascii(',"local":');
   writeAddress(w, t.local);
   w.ascii(',"tid":"');
-  w.ascii(t.tid.toString());
+  w.decimal(t.tid);
   w.ascii('","oneWay":');
   w.ascii(t.oneWay ? 'true' : 'false');
   writeExchange(w, t);
@@ -115,13 +115,13 @@ function writeTalk(w: LineWriter, t: Talk): void {
 /** The fields an inbound exchange and a talk share, which end both objects. */
 function writeExchange(w: LineWriter, x: Inbound | Talk): void {
   w.ascii(',"requestNs":"');
-  w.ascii(x.requestNs.toString());
+  w.decimal(x.requestNs);
   w.ascii('","responseNs":"');
-  w.ascii(x.responseNs.toString());
+  w.decimal(x.responseNs);
   w.ascii('","requestLen":"');
-  w.ascii(x.requestLen.toString());
+  w.decimal(x.requestLen);
   w.ascii('","responseLen":"');
-  w.ascii(x.responseLen.toString());
+  w.decimal(x.responseLen);
   w.ascii('","request":');
   w.bytes(x.request);
   w.ascii(',"response":');
@@ -161,7 +161,7 @@ function sameAddress(a: Address | undefined, b: Address | undefined): boolean {
 
 function writePrelude(w: LineWriter, p: Prelude): void {
   w.ascii('{"connId":"');
-  w.ascii(p.connId.toString());
+  w.decimal(p.connId);
   w.ascii('","transport":"');
   w.ascii(enumName(Transport, p.transport));
   w.ascii('","peer":');
@@ -178,11 +178,11 @@ function writePrelude(w: LineWriter, p: Prelude): void {
 
 function writeCompleteness(w: LineWriter, c: Completeness): void {
   w.ascii('{"droppedEvents":"');
-  w.ascii(c.droppedEvents.toString());
+  w.decimal(c.droppedEvents);
   w.ascii('","truncatedBytes":"');
-  w.ascii(c.truncatedBytes.toString());
+  w.decimal(c.truncatedBytes);
   w.ascii('","seqGaps":"');
-  w.ascii(c.seqGaps.toString());
+  w.decimal(c.seqGaps);
   w.ascii('","notes":');
   if (c.notes.length === 0) w.ascii('[]}');
   else {
@@ -218,7 +218,7 @@ function writeAddressFields(w: LineWriter, a: Address): void {
   }
   if (a.port !== 0 || a.family === AddressFamily.ADDRESS_FAMILY_INET || a.family === AddressFamily.ADDRESS_FAMILY_INET6) {
     w.ascii(',"port":');
-    w.ascii(int(a.port));
+    w.number(a.port);
   }
   if (a.path !== '') {
     w.ascii(',"path":');
@@ -232,11 +232,6 @@ function ipMatchesFamily(a: Address): boolean {
     (a.family === AddressFamily.ADDRESS_FAMILY_INET && a.ip.length === 4) ||
     (a.family === AddressFamily.ADDRESS_FAMILY_INET6 && a.ip.length === 16)
   );
-}
-
-/** A JSON number as JSON.stringify writes it (non-finite values become null). */
-function int(n: number): string {
-  return Number.isFinite(n) ? String(n) : 'null';
 }
 
 /** The enum value's name; an unknown number (a newer schema) survives as its number. */

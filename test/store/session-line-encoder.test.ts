@@ -87,6 +87,17 @@ describe('session line encoder', () => {
     expectSame({ ...s, inbound: undefined, completeness: undefined, talks: [], preludes: [] });
   });
 
+  it('matches on integers at the edges: 0, negative, around 2^53, 64-bit extremes', () => {
+    const edges = [0n, -1n, 9n, 10n, 99n, 100n, (1n << 53n) - 1n, 1n << 53n, -(1n << 53n) + 1n, -(1n << 53n), (1n << 64n) - 1n, -(1n << 63n)];
+    for (const v of edges) {
+      const s = sessionWith(Buffer.from('a'), Buffer.from('b'), { vtid: v, startedNs: v, pid: Number(BigInt.asIntN(32, v)) });
+      s.talks[0]!.tid = v;
+      s.talks[0]!.requestNs = v;
+      s.talks[0]!.index = Number(v % 1000n);
+      expectSame(s);
+    }
+  });
+
   it('reuses a shared prelude talk and address, but never a stale one', () => {
     const shared: Talk = talk(0, Buffer.alloc(0), Buffer.from([0x0a, 0x35, 0x00]));
     const peer = v4([10, 0, 0, 9], 3306);

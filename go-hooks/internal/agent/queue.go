@@ -14,15 +14,16 @@ import (
 // Batch limits: a batch leaves when either is reached, or the flush delay after its first event
 // (recordFlushDelay while only recording, else flushDelay).
 //
-// Recording alone needs no promptness, and a gateway spends much of its work per batch it wakes
-// up for: fed the same Go traffic in batches of ~250 events (a batch every 3 ms at ~5,000
-// requests/s) it spent 137-141 us per session, in batches 4 and 16 times as large 119 and 103
-// (bench/gateway-feed.ts). Replay waits on the events of each request, so it keeps the short delay.
+// Recording alone needs no promptness, and a gateway pays for every batch it wakes up for, more
+// than for the events in it: fed the same Go traffic (~4,800 requests/s) in batches of ~250 events,
+// one every 3 ms, a warm gateway spent 105-109 us of CPU per session; in batches 5 times larger,
+// 94; 25 times larger (80 ms apart), 79 (bench/gateway-feed.ts). Replay waits on the events of
+// each request, so it keeps the short delay.
 const (
-	batchEvents      = 2048
+	batchEvents      = 8192
 	batchBytes       = 1 << 20
 	flushDelay       = 5 * time.Millisecond
-	recordFlushDelay = 25 * time.Millisecond
+	recordFlushDelay = 100 * time.Millisecond
 	// Per-event cost beyond its payload (fields, addresses): a rough figure so a flood of empty
 	// events is bounded too.
 	eventOverhead = 96
