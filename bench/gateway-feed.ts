@@ -5,10 +5,15 @@
  * gateway (started from source, as overhead-cpu.ts starts it) receives, assembles and stores it.
  * Its CPU comes from /proc, all threads and the receiving thread apart, until it has drained.
  *
- *   node --import tsx bench/gateway-feed.ts --frames FILE [--rounds 3] [--speed 0,1] [--assembler thread,inline]
+ *   node --import tsx bench/gateway-feed.ts --frames FILE [--rounds 3] [--speed 0,1] [--merge 1]
+ *        [--assembler thread,inline] [--checkout DIR]
  *
  * --speed 1 keeps the recorded pace (the gateway's cost at the load the dump was recorded at), 0
- * sends as fast as the stream takes it (the most the gateway can take).
+ * sends as fast as the stream takes it (the most the gateway can take). --merge K sends every K
+ * batches as one (what larger agent batches would do). Each gateway is warmed up with one feed of
+ * the same dump first (not measured): a fresh process compiles as it goes, which a long-running
+ * gateway does not. --checkout DIR runs the gateway of another checkout of this repository (its
+ * src/cli/main.ts), for a before/after on the same dump.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -45,20 +50,26 @@ interface Round {
   events: number;
 }
 
-async function round(feeder: string, frames: string, speed: number, assembler: string): Promise<Round> {
-  const gw = await startGatewayProc({ args: ['--assembler', assembler] });
+async function round(feeder: string, frames: string, speed: number, merge: number, assembler: string, main: string | undefined): Promise<Round> {
+  const gw = await startGatewayProc({ args: ['--assembler', assembler], main });
+  const feed = async (s: number) => {
+    const fed = await run(feeder, ['-addr', gw.grpc, '-dump', frames, '-speed', String(s), '-merge', String(merge)], { timeoutMs: 600_000 });
+    if (fed.code !== 0) throw new Error(`koala-bench-feed failed: ${fed.stderr}`);
+  };
   try {
+    await feed(0);
+    await gw.drain(400, 600_000);
     const cpu0 = cpuMs(gw.pid);
     const recv0 = threadCpuMs(gw.pid, gw.pid);
     const t0 = Date.now();
-    const fed = await run(feeder, ['-addr', gw.grpc, '-dump', frames, '-speed', String(speed)], { timeoutMs: 600_000 });
-    if (fed.code !== 0) throw new Error(`koala-bench-feed failed: ${fed.stderr}`);
+    await feed(speed);
     await gw.drain(400, 600_000);
     const wallMs = Date.now() - t0 - 400;
     const cpu = cpuMs(gw.pid) - cpu0;
     const receivingMs = threadCpuMs(gw.pid, gw.pid) - recv0;
+    // The gateway counts both feeds; the measured one is half.
     const { sessions, events } = await gw.stop();
-    return { cpuMs: cpu, receivingMs, wallMs, sessions, events };
+    return { cpuMs: cpu, receivingMs, wallMs, sessions: sessions / 2, events: events / 2 };
   } catch (err) {
     await gw.stop().catch(() => undefined);
     throw err;
@@ -73,6 +84,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       rounds: { type: 'string', default: '3' },
       speed: { type: 'string', default: '0,1' },
       assembler: { type: 'string', default: 'thread,inline' },
+      merge: { type: 'string', default: '1' },
+      checkout: { type: 'string' },
     },
   });
   if (values.frames === undefined) throw new Error('--frames FILE is required (see the comment at the top of bench/gateway-feed.ts)');
@@ -80,15 +93,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const speeds = (values.speed as string).split(',').map(Number);
   const assemblers = (values.assembler as string).split(',');
   const rounds = Number(values.rounds);
+  const merge = Number(values.merge);
+  const main = values.checkout === undefined ? undefined : join(values.checkout, 'src/cli/main.ts');
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-feed-'));
   try {
     const feeder = buildFeeder(dir);
-    const h = header('feed', `koala gateway (record) fed ${frames} over gRPC, ${rounds} rounds per row`);
+    const h = header('feed', `koala gateway (record${values.checkout ? ` of ${values.checkout}` : ''}) fed ${frames} over gRPC, batches merged by ${merge}, ${rounds} rounds per row`);
     const results: Record<string, Round[]> = {};
     const key = (s: number, a: string) => `speed ${s}, ${a}`;
     // Interleaved, so a drift of the machine's speed touches every row alike.
     for (let r = 0; r < rounds; r++) {
-      for (const s of speeds) for (const a of assemblers) (results[key(s, a)] ??= []).push(await round(feeder, frames, s, a));
+      for (const s of speeds) for (const a of assemblers) (results[key(s, a)] ??= []).push(await round(feeder, frames, s, merge, a, main));
     }
     const rows: Cell[][] = [];
     for (const s of speeds) {

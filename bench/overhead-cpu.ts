@@ -122,14 +122,14 @@ export interface GatewayProc {
 }
 
 export async function startGatewayProc(
-  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number; idle?: boolean } = {},
+  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number; idle?: boolean; main?: string } = {},
 ): Promise<GatewayProc> {
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
   const storeDir = join(dir, 'store');
   const logFile = join(dir, 'gateway.log');
   const nodeArgs = [
     ...(opts.profDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profDir] : []),
-    '--import', TSX, MAIN,
+    '--import', TSX, opts.main ?? MAIN,
     'gateway', '--mode', 'record', '--store', storeDir, '--agent-socket', join(dir, 'agent.sock'),
     '--grpc-addr', opts.grpc === 'unix' ? `unix://${join(dir, 'agent-grpc.sock')}` : '127.0.0.1:0',
     ...(opts.args ?? []),

@@ -17,7 +17,7 @@ export interface SessionStore {
 }
 
 export interface JsonlStoreOptions {
-  /** Start a new file once the current one holds this many bytes (default 256 MiB). */
+  /** A file takes lines up to this many bytes, then the next one starts (default 256 MiB; a bigger line gets a file to itself). */
   rotateBytes?: number;
   /** Write failures; default: one line on stderr per failure. */
   onError?: (err: KoalaError) => void;
