@@ -7,7 +7,7 @@
  * gateway's is counted until it has drained what the run sent it).
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
- *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline]]
+ *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle]]
  *        [--gw-prof DIR] [--gw-nice N] [--gw-idle] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
@@ -17,7 +17,8 @@
  * into go-hooks/cmd/koala-bench-sink, which takes the stream and decodes nothing, so the SUT's own
  * cost of recording shows apart from the gateway's (its CPU is in the gateway column). Opt-in,
  * recording-inline: into a second gateway started with --assembler inline (assembling on its
- * receiving thread at full priority, as before the assembly thread), for an A/B in one run.
+ * receiving thread at full priority, as before the assembly thread), for an A/B in one run. Opt-in,
+ * recording-idle: into another gateway started under SCHED_IDLE (`chrt --idle 0`).
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
  * the assembly thread (what `nice -n 19 koala gateway` does in a deployment). --gw-idle starts it
@@ -49,12 +50,17 @@ import { run, sleep, startServer, type Server } from './lib/proc.js';
 import { loadText, median } from './lib/report.js';
 
 export type SutKind = 'go' | 'c';
-export type Variant = 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline';
+export type Variant = 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline' | 'recording-idle';
 /** The default variants. */
 export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
-const ALL_VARIANTS: readonly Variant[] = ['plain', 'recording', 'recording-inline', 'recording-sink', 'hooked-no-gw'];
+const ALL_VARIANTS: readonly Variant[] = ['plain', 'recording', 'recording-inline', 'recording-idle', 'recording-sink', 'hooked-no-gw'];
 /** Variants that export to a receiver whose CPU is counted (a gateway, or the sink). */
-const exporting = (v: Variant): boolean => v === 'recording' || v === 'recording-sink' || v === 'recording-inline';
+const exporting = (v: Variant): boolean => v === 'recording' || v === 'recording-sink' || v in EXTRA_GATEWAYS;
+/** Variants recording into a gateway of their own, started alongside the default one. */
+const EXTRA_GATEWAYS: Partial<Record<Variant, { args?: string[]; idle?: boolean }>> = {
+  'recording-inline': { args: ['--assembler', 'inline'] },
+  'recording-idle': { idle: true },
+};
 export type Pin = 'none' | '0' | '1' | 'any';
 export type GrpcTransport = 'tcp' | 'unix';
 
@@ -287,13 +293,16 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   if (variants.includes('recording-sink') && o.sut !== 'go') throw new Error('recording-sink is for the Go SUT only');
   const sinkDir = variants.includes('recording-sink') ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
   const sink = sinkDir ? await startSink(sinkDir, gwCpus, o.sinkDump) : undefined;
-  const gwInline = variants.includes('recording-inline')
-    ? await startGatewayProc({ cpus: gwCpus, grpc: o.grpc, args: ['--assembler', 'inline'] })
-    : undefined;
+  const extra = new Map<Variant, GatewayProc>();
+  for (const v of variants) {
+    const how = EXTRA_GATEWAYS[v];
+    if (how) extra.set(v, await startGatewayProc({ cpus: gwCpus, grpc: o.grpc, ...how }));
+  }
+  /** The gateway variant v records into (the default one for `recording`). */
+  const gwOf = (v: Variant): GatewayProc => extra.get(v) ?? gw;
   /** The process that receives what variant v exports: its CPU is counted per run. */
-  const receiverPid = (v: Variant): number =>
-    v === 'recording-sink' ? (sink as Server).pid : v === 'recording-inline' ? (gwInline as GatewayProc).pid : gw.pid;
-  const drain = async (v: Variant) => (v === 'recording-inline' ? gwInline?.drain() : gw.drain());
+  const receiverPid = (v: Variant): number => (v === 'recording-sink' ? (sink as Server).pid : gwOf(v).pid);
+  const drain = async (v: Variant) => gwOf(v).drain();
   const suts = new Map<Variant, Sut>();
   let cBuild: { bin: string; cleanup(): void } | undefined;
   let recordingRequests = 0;
@@ -315,14 +324,14 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       const env: Record<string, string> = { KOALA_LOG_LEVEL: 'WARN' };
       if (o.sut === 'go') {
         env.KOALA_AGENT_GRPC_ADDR =
-          v === 'recording' ? gw.grpc : v === 'recording-inline' ? (gwInline as GatewayProc).grpc : v === 'recording-sink' ? (sink?.ready[1] as string) : noGw;
+          v === 'recording-sink' ? (sink?.ready[1] as string) : v === 'recording' || extra.has(v) ? gwOf(v).grpc : noGw;
       }
       suts.set(
         v,
         await startSut(cmd, args, {
           name: `${o.sut}-sut-${v}`,
           shim: o.sut === 'c' && v !== 'plain',
-          agentSocket: o.sut === 'c' && v === 'recording' ? gw.agentSocket : o.sut === 'c' && v === 'recording-inline' ? gwInline?.agentSocket : undefined,
+          agentSocket: o.sut === 'c' && (v === 'recording' || extra.has(v)) ? gwOf(v).agentSocket : undefined,
           downstreams: deps.downstreams,
           env,
         }),
@@ -335,7 +344,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       if (v === 'recording') recordingRequests += w.requests ?? 0;
     }
     await gw.drain();
-    await gwInline?.drain();
+    for (const g of extra.values()) await g.drain();
     for (let r = 0; r < o.rounds; r++) {
       const order = variants.map((_, i) => variants[(i + r) % variants.length] as Variant);
       for (const v of order) {
@@ -379,7 +388,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   } finally {
     for (const s of suts.values()) await s.stop();
     await sink?.stop();
-    await gwInline?.stop().catch(() => undefined);
+    for (const g of extra.values()) await g.stop().catch(() => undefined);
     if (sinkDir) rmSync(sinkDir, { recursive: true, force: true });
     gwTotals = await gw.stop().catch(() => gwTotals);
     await deps.stop();

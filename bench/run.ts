@@ -19,6 +19,9 @@ export const BENCHMARKS: ReadonlyArray<{ name: string; file: string; what: strin
   { name: 'replay', file: 'replay-throughput.ts', what: 'replayed sessions/s (node SUT), mock latency, match time' },
   { name: 'replay-c', file: 'replay-c-sut.ts', what: 'replayed sessions/s, real C SUT under the shim' },
   { name: 'go', file: 'go-overhead.ts', what: 'Go hooks overhead' },
+  // Need a dump of real agent traffic (--frames FILE, from overhead-cpu.ts --sink-dump): by name only.
+  { name: 'assembly', file: 'assembly-cost.ts', what: 'assembly CPU per session on recorded Go traffic, one thread (needs --frames)', onlyByName: true },
+  { name: 'feed', file: 'gateway-feed.ts', what: 'koala gateway CPU per session fed recorded Go traffic (needs --frames)', onlyByName: true },
   // Several minutes and a superset of `go`: run only when named.
   { name: 'overhead-cpu', file: 'overhead-cpu.ts', what: 'CPU per request, Go and C SUTs (needs redis-server, mariadb; by name only)', onlyByName: true },
 ];
