@@ -7,7 +7,7 @@
  * gateway's is counted until it has drained what the run sent it).
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
- *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle]]
+ *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1]]
  *        [--gw-prof DIR] [--gw-nice N] [--gw-idle] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
@@ -18,7 +18,10 @@
  * cost of recording shows apart from the gateway's (its CPU is in the gateway column). Opt-in,
  * recording-inline: into a second gateway started with --assembler inline (assembling on its
  * receiving thread at full priority, as before the assembly thread), for an A/B in one run. Opt-in,
- * recording-idle: into another gateway started under SCHED_IDLE (`chrt --idle 0`).
+ * recording-idle: into another gateway started under SCHED_IDLE (`chrt --idle 0`). Opt-in,
+ * recording-semi1: into another gateway whose V8 young generation is kept small
+ * (`--max-semi-space-size=1`, for every isolate of the process), to see whether the gateway slows
+ * the SUT through the caches the cores share.
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
  * the assembly thread (what `nice -n 19 koala gateway` does in a deployment). --gw-idle starts it
@@ -50,16 +53,17 @@ import { run, sleep, startServer, type Server } from './lib/proc.js';
 import { loadText, median } from './lib/report.js';
 
 export type SutKind = 'go' | 'c';
-export type Variant = 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline' | 'recording-idle';
+export type Variant = 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline' | 'recording-idle' | 'recording-semi1';
 /** The default variants. */
 export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
-const ALL_VARIANTS: readonly Variant[] = ['plain', 'recording', 'recording-inline', 'recording-idle', 'recording-sink', 'hooked-no-gw'];
+const ALL_VARIANTS: readonly Variant[] = ['plain', 'recording', 'recording-inline', 'recording-idle', 'recording-semi1', 'recording-sink', 'hooked-no-gw'];
 /** Variants that export to a receiver whose CPU is counted (a gateway, or the sink). */
 const exporting = (v: Variant): boolean => v === 'recording' || v === 'recording-sink' || v in EXTRA_GATEWAYS;
 /** Variants recording into a gateway of their own, started alongside the default one. */
-const EXTRA_GATEWAYS: Partial<Record<Variant, { args?: string[]; idle?: boolean }>> = {
+const EXTRA_GATEWAYS: Partial<Record<Variant, { args?: string[]; idle?: boolean; nodeArgs?: string[] }>> = {
   'recording-inline': { args: ['--assembler', 'inline'] },
   'recording-idle': { idle: true },
+  'recording-semi1': { nodeArgs: ['--max-semi-space-size=1'] },
 };
 export type Pin = 'none' | '0' | '1' | 'any';
 export type GrpcTransport = 'tcp' | 'unix';
@@ -128,13 +132,14 @@ export interface GatewayProc {
 }
 
 export async function startGatewayProc(
-  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number; idle?: boolean; main?: string } = {},
+  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number; idle?: boolean; main?: string; nodeArgs?: string[] } = {},
 ): Promise<GatewayProc> {
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
   const storeDir = join(dir, 'store');
   const logFile = join(dir, 'gateway.log');
   const nodeArgs = [
     ...(opts.profDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profDir] : []),
+    ...(opts.nodeArgs ?? []),
     '--import', TSX, opts.main ?? MAIN,
     'gateway', '--mode', 'record', '--store', storeDir, '--agent-socket', join(dir, 'agent.sock'),
     '--grpc-addr', opts.grpc === 'unix' ? `unix://${join(dir, 'agent-grpc.sock')}` : '127.0.0.1:0',

@@ -1,0 +1,25 @@
+/*
+ * Streams over a buffer forever, a read and a write per 64-byte line, to see whether a process
+ * that only churns memory slows the SUT on another core through the caches and the memory bus
+ * they share (bench/RESULTS-overhead.md, Session 4). Run it where the gateway would run, at the
+ * lowest priority, so it takes no CPU time the others want:
+ *
+ *   cc -O2 -o /tmp/cache-thrash bench/c/cache-thrash.c
+ *   chrt --idle 0 taskset -c 0 /tmp/cache-thrash 64      # MiB
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(int argc, char **argv) {
+    size_t mib = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 64;
+    size_t n = mib << 20;
+    volatile uint8_t *p = malloc(n);
+    if (p == NULL || n == 0) {
+        fprintf(stderr, "cache-thrash: cannot allocate %zu MiB\n", mib);
+        return 1;
+    }
+    for (;;) {
+        for (size_t i = 0; i < n; i += 64) p[i] = (uint8_t)(p[i] + 1);
+    }
+}
