@@ -511,8 +511,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       'sink-dump': { type: 'string' },
       json: { type: 'string' },
       grpc: { type: 'string', default: 'tcp' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    // The usage is the comment at the top of this file.
+    const text = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    console.log(text.slice(text.indexOf('/**') + 3, text.indexOf('*/')).replace(/^ \* ?/gm, '').trim());
+    return;
+  }
   const kinds: SutKind[] = values.sut === 'both' ? ['go', 'c'] : [values.sut as SutKind];
   if (values.grpc !== 'tcp' && values.grpc !== 'unix') throw new Error(`--grpc: expected tcp or unix, got ${values.grpc}`);
   const grpc: GrpcTransport = values.grpc;
