@@ -8,7 +8,7 @@
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
  *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1]]
- *        [--gw-prof DIR] [--gw-nice N] [--gw-idle] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
+ *        [--gw-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -18,14 +18,14 @@
  * cost of recording shows apart from the gateway's (its CPU is in the gateway column). Opt-in,
  * recording-inline: into a second gateway started with --assembler inline (assembling on its
  * receiving thread at full priority, as before the assembly thread), for an A/B in one run. Opt-in,
- * recording-idle: into another gateway started under SCHED_IDLE (`chrt --idle 0`). Opt-in,
+ * recording-idle: into another gateway started under SCHED_IDLE (`chrt --idle 0`: it runs only on
+ * CPU no other thread wants). Opt-in,
  * recording-semi1: into another gateway whose V8 young generation is kept small
  * (`--max-semi-space-size=1`, for every isolate of the process), to see whether the gateway slows
  * the SUT through the caches the cores share.
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
- * the assembly thread (what `nice -n 19 koala gateway` does in a deployment). --gw-idle starts it
- * under `chrt --idle 0` (SCHED_IDLE: it runs only on CPU no other thread wants).
+ * the assembly thread (what `nice -n 19 koala gateway` does in a deployment).
  *
  * --sink-dump FILE keeps every message the sink receives (recording-sink), undecoded and with its
  * arrival time: bench/assembly-cost.ts replays such a file through the gateway's assembly.
@@ -267,8 +267,6 @@ export interface MatrixOptions {
   gwProfDir?: string;
   /** Start the recording gateway under `nice -n N` (the whole process, receiving thread included). */
   gwNice?: number;
-  /** The recording gateway runs under SCHED_IDLE (chrt --idle): only on CPU nothing else wants. */
-  gwIdle?: boolean;
   /** How the Go agent streams to the gateway (default tcp). */
   grpc?: GrpcTransport;
   /** Copy the gateway's store here before it is removed. */
@@ -294,7 +292,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const path = o.sut === 'go' ? '/fanout' : '/all';
   const deps = await startDeps(o.sut);
   if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
-  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc, nice: o.gwNice, idle: o.gwIdle });
+  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc, nice: o.gwNice });
   if (variants.includes('recording-sink') && o.sut !== 'go') throw new Error('recording-sink is for the Go SUT only');
   const sinkDir = variants.includes('recording-sink') ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
   const sink = sinkDir ? await startSink(sinkDir, gwCpus, o.sinkDump) : undefined;
@@ -506,7 +504,6 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       variants: { type: 'string', default: VARIANTS.join(',') },
       'gw-prof': { type: 'string' },
       'gw-nice': { type: 'string' },
-      'gw-idle': { type: 'boolean', default: false },
       'keep-store': { type: 'string' },
       'sink-dump': { type: 'string' },
       json: { type: 'string' },
@@ -543,7 +540,6 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         variants: (values.variants as string).split(',') as Variant[],
         gwProfDir: values['gw-prof'],
         gwNice: values['gw-nice'] === undefined ? undefined : Number(values['gw-nice']),
-        gwIdle: values['gw-idle'],
         grpc,
         keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
         sinkDump: values['sink-dump'],

@@ -76,18 +76,20 @@ class Cursor {
 
   uint64(end: number): bigint {
     this.varint(end);
-    if (this.hi === 0) return this.lo === 0 ? 0n : BigInt(this.lo >>> 0);
-    scratch.setUint32(0, this.lo, true);
-    scratch.setUint32(4, this.hi, true);
-    return scratch.getBigUint64(0, true);
+    return this.bigint(false);
   }
 
   int64(end: number): bigint {
     this.varint(end);
+    return this.bigint(true);
+  }
+
+  /** The varint just read as a 64-bit value; 0 and 32-bit values (most) without the DataView. */
+  private bigint(signed: boolean): bigint {
     if (this.hi === 0) return this.lo === 0 ? 0n : BigInt(this.lo >>> 0);
     scratch.setUint32(0, this.lo, true);
     scratch.setUint32(4, this.hi, true);
-    return scratch.getBigInt64(0, true);
+    return signed ? scratch.getBigInt64(0, true) : scratch.getBigUint64(0, true);
   }
 
   /** A length prefix; returns where the field's bytes end. */
