@@ -19,6 +19,12 @@ import type { Address, Event } from '../generated/koala/v1/agent.pb.js';
 const EMPTY = Buffer.alloc(0);
 const scratch = new DataView(new ArrayBuffer(8));
 
+/** Recently decoded recurring values, direct-mapped by their bits (see Cursor.recurring). */
+const CACHE_SLOTS = 1024;
+const cacheLo = new Int32Array(CACHE_SLOTS);
+const cacheHi = new Int32Array(CACHE_SLOTS);
+const cacheValue: bigint[] = new Array<bigint>(CACHE_SLOTS).fill(0n);
+
 /** Decoding gave up: the caller falls back to the generated decoder. */
 class Unusual extends Error {}
 const UNUSUAL = new Unusual();
@@ -84,6 +90,37 @@ class Cursor {
     return this.bigint(true);
   }
 
+  /**
+   * uint64/int64 for ids that recur from event to event (thread, goroutine, connection ids,
+   * lengths): the same value comes back as the same BigInt. A BigInt is a heap object, and these
+   * fields were most of the garbage the decoder made; timestamps and sequence numbers, unique
+   * per event, do not go through the cache.
+   */
+  recurringUint64(end: number): bigint {
+    this.varint(end);
+    return this.recurring(false);
+  }
+
+  recurringInt64(end: number): bigint {
+    this.varint(end);
+    return this.recurring(true);
+  }
+
+  private recurring(signed: boolean): bigint {
+    const lo = this.lo;
+    const hi = this.hi;
+    if ((lo | hi) === 0) return 0n;
+    // With the top bit clear a value reads the same signed or not, so one cache serves both.
+    if (hi < 0) return this.bigint(signed);
+    const slot = (lo ^ (lo >>> 10) ^ (hi * 0x9e37)) & (CACHE_SLOTS - 1);
+    if (cacheLo[slot] === lo && cacheHi[slot] === hi) return cacheValue[slot]!;
+    const v = this.bigint(signed);
+    cacheLo[slot] = lo;
+    cacheHi[slot] = hi;
+    cacheValue[slot] = v;
+    return v;
+  }
+
   /** The varint just read as a 64-bit value; 0 and 32-bit values (most) without the DataView. */
   private bigint(signed: boolean): bigint {
     if (this.hi === 0) return this.lo === 0 ? 0n : BigInt(this.lo >>> 0);
@@ -145,22 +182,22 @@ function decodeEvent(c: Cursor, end: number): Event {
     switch (c.lo) {
       case 8: e.seq = c.uint64(end); break;
       case 16: e.tsNs = c.uint64(end); break;
-      case 24: e.tid = c.int64(end); break;
-      case 32: e.vtid = c.int64(end); break;
+      case 24: e.tid = c.recurringInt64(end); break;
+      case 32: e.vtid = c.recurringInt64(end); break;
       case 40: e.kind = c.int32(end); break;
-      case 48: e.connId = c.uint64(end); break;
+      case 48: e.connId = c.recurringUint64(end); break;
       case 56: e.fd = c.int32(end); break;
       case 64: e.socketType = c.int32(end); break;
       case 74: e.local = decodeAddress(c, c.length(end)); break;
       case 82: e.peer = decodeAddress(c, c.length(end)); break;
       case 90: e.originalDst = decodeAddress(c, c.length(end)); break;
       case 98: e.payload = c.copy(c.length(end)); break;
-      case 104: e.payloadLen = c.uint64(end); break;
+      case 104: e.payloadLen = c.recurringUint64(end); break;
       case 112: e.flags = c.int64(end); break;
       case 120: e.droppedEvents = c.uint64(end); break;
       case 128: e.droppedBytes = c.uint64(end); break;
-      case 136: e.parentTid = c.int64(end); break;
-      case 144: e.listenConnId = c.uint64(end); break;
+      case 136: e.parentTid = c.recurringInt64(end); break;
+      case 144: e.listenConnId = c.recurringUint64(end); break;
       case 152: e.errno = c.int32(end); break;
       default: throw UNUSUAL;
     }

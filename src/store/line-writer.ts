@@ -13,7 +13,9 @@ const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 const NATIVE_BASE64_FROM = 1024;
 const SCRATCH_BYTES = 64 * 1024;
 const SCRATCH_KEEP_MAX = 1024 * 1024;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MAX_UINT64 = 2n ** 64n - 1n;
+/** Where decimal() takes a bigint apart without allocating. */
+const halves = new DataView(new ArrayBuffer(8));
 
 /**
  * A JSON line written straight into bytes: building it as a JS string cost more in turning the
@@ -44,8 +46,51 @@ export class LineWriter {
    * digit by digit without a string; nanosecond timestamps are past 2^53 and take toString().
    */
   decimal(v: bigint): void {
-    if (v >= -MAX_SAFE && v <= MAX_SAFE) this.integer(Number(v));
+    const n = Number(v);
+    // |v| past 2^53 - 1 converts to at least 2^53, so this tells exactly whether n is v.
+    if (n <= Number.MAX_SAFE_INTEGER && n >= -Number.MAX_SAFE_INTEGER) this.integer(n);
+    else if (v > 0n && v <= MAX_UINT64) this.uint64(v);
     else this.ascii(v.toString());
+  }
+
+  /**
+   * A uint64 past 2^53 (nanosecond timestamps, ten a session) without making a string: its two
+   * 32-bit halves, as numbers, split into three base-10^7 digits, each exact in a double (the
+   * method of protobuf's uInt64ToString).
+   */
+  private uint64(v: bigint): void {
+    halves.setBigUint64(0, v, true);
+    const lo = halves.getUint32(0, true);
+    const hi = halves.getUint32(4, true);
+    const low = lo & 0xffffff;
+    const mid = ((lo >>> 24) | (hi << 8)) & 0xffffff;
+    const high = (hi >>> 16) & 0xffff;
+    let a = low + mid * 6777216 + high * 6710656;
+    let b = mid + high * 8147497;
+    let c = high * 2;
+    if (a >= 1e7) {
+      b += Math.floor(a / 1e7);
+      a %= 1e7;
+    }
+    if (b >= 1e7) {
+      c += Math.floor(b / 1e7);
+      b %= 1e7;
+    }
+    // v > 2^53 puts the leading digits in c (c >= 90): b and a are written with their zeros.
+    this.integer(c);
+    this.padded7(b);
+    this.padded7(a);
+  }
+
+  /** n < 10^7 as exactly seven digits. */
+  private padded7(n: number): void {
+    if (this.pos + 7 > this.buf.length) this.grow(7);
+    const buf = this.buf;
+    for (let pos = this.pos + 6; pos >= this.pos; pos--) {
+      buf[pos] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    this.pos += 7;
   }
 
   /** A number as JSON.stringify writes it (non-finite values become null). */
@@ -139,28 +184,41 @@ export class LineWriter {
   bytes(b: Uint8Array): void {
     const n = b.length;
     if (n === 0) return this.ascii('{"text":""}');
-    let asciiEnd = 0;
-    for (; asciiEnd < n; asciiEnd++) {
-      const c = b[asciiEnd]!;
-      if (c >= 0x20 ? c < 0x7f : c === 0x0a || c === 0x0d || c === 0x09) continue;
-      // A byte below 0x80 stands for itself in UTF-8, so a control byte is never readable text.
-      if (c < 0x80) return this.base64(b);
-      break;
-    }
-    if (asciiEnd < n && !readableUtf8(b, asciiEnd)) return this.base64(b);
     if (this.pos + 11 + 2 * n > this.buf.length) this.grow(11 + 2 * n);
+    const start = this.pos;
     const buf = this.buf;
-    let pos = this.pos;
+    let pos = start;
     // {"text":"
     buf[pos++] = 0x7b; buf[pos++] = 0x22; buf[pos++] = 0x74; buf[pos++] = 0x65; buf[pos++] = 0x78; buf[pos++] = 0x74; // {"text
     buf[pos++] = 0x22; buf[pos++] = 0x3a; buf[pos++] = 0x22; // ":"
-    for (let i = 0; i < n; i++) {
+    // One pass checks and copies the ASCII part (nearly all text payloads are all ASCII).
+    let i = 0;
+    for (; i < n; i++) {
       const c = b[i]!;
       const e = ESCAPE[c]!;
-      if (e === 0) buf[pos++] = c;
-      else {
+      if (e !== 0) {
         buf[pos++] = 0x5c;
         buf[pos++] = e;
+      } else if (c >= 0x20 && c < 0x7f) buf[pos++] = c;
+      else if (c < 0x80) {
+        // A byte below 0x80 stands for itself in UTF-8, so a control byte is never readable text.
+        this.pos = start;
+        return this.base64(b);
+      } else break;
+    }
+    if (i < n) {
+      if (!readableUtf8(b, i)) {
+        this.pos = start;
+        return this.base64(b);
+      }
+      for (; i < n; i++) {
+        const c = b[i]!;
+        const e = ESCAPE[c]!;
+        if (e === 0) buf[pos++] = c;
+        else {
+          buf[pos++] = 0x5c;
+          buf[pos++] = e;
+        }
       }
     }
     buf[pos++] = 0x22;

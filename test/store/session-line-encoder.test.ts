@@ -98,6 +98,25 @@ describe('session line encoder', () => {
     }
   });
 
+  it('matches on random 64-bit integers (timestamps are written without toString) and random payloads', () => {
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const u32 = (): bigint => BigInt(rand(2 ** 16) * 2 ** 16 + rand(2 ** 16));
+    // Pieces that push the scan through each path: plain ASCII, escapes, multi-byte text, C1, controls.
+    const pieces = ['GET / HTTP/1.1\r\n', '"', '\\', '\t', 'é', '✓', '😀', '\u0085', '\u0001', 'x'.repeat(40)].map((t) => Buffer.from(t));
+    for (let i = 0; i < 300; i++) {
+      const big = (u32() << 32n) | u32();
+      const v = i % 3 === 0 ? big : i % 3 === 1 ? big >> BigInt(rand(64)) : 10n ** BigInt(rand(20)) + BigInt(rand(3)) - 1n;
+      const payload = Buffer.concat(Array.from({ length: rand(6) }, () => pieces[rand(pieces.length)]!));
+      const s = sessionWith(payload, Buffer.from([rand(256), rand(256)]), { startedNs: v, endedNs: v + 1n });
+      s.talks[0]!.requestNs = v;
+      expectSame(s);
+    }
+  });
+
   it('reuses a shared prelude talk and address, but never a stale one', () => {
     const shared: Talk = talk(0, Buffer.alloc(0), Buffer.from([0x0a, 0x35, 0x00]));
     const peer = v4([10, 0, 0, 9], 3306);
