@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load-config.js';
 import { AgentMessage } from '../src/generated/koala/v1/agent.pb.js';
 import { AssemblyCore } from '../src/gateway/assembly-core.js';
+import { STORE_PACE } from '../src/gateway/store-pacer.js';
 import { decodeBatchEvents } from '../src/ingest/batch-decoder.js';
 import { Logger } from '../src/log/logger.js';
 import { encodeSessionLineView } from '../src/store/session-line-encoder.js';
@@ -85,7 +86,10 @@ async function pass(stage: Stage, msgs: readonly Dumped[]): Promise<Pass> {
   let nextTick = clock + TICK_MS;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  for (const m of msgs) {
+  // A function of its own, as the assembly thread's message handler is: a message's events must
+  // not stay reachable from the loop's frame across the await below (they would survive
+  // collections the gateway's would not).
+  const one = (m: Dumped): void => {
     clock = m.atMs;
     if (core && clock >= nextTick) {
       core.tick();
@@ -99,9 +103,15 @@ async function pass(stage: Stage, msgs: readonly Dumped[]): Promise<Pass> {
       events += list.length;
       core?.ingest(1, list);
     } else if (body?.$case === 'hello') core?.agentConnected(1, body.value);
+  };
+  for (const m of msgs) {
+    one(m);
     // The assembly thread gets each message as its own event, so the store's writes run in
     // between; a loop that never yielded would queue every line in memory first.
     if (storeDir !== undefined) await new Promise<void>((r) => setImmediate(r));
+    // As the assembly thread is paced (src/gateway/store-pacer.ts): unwritten lines piling up
+    // made V8 collect far more often than a gateway whose disk keeps up.
+    if (core && core.storeQueuedBytes > STORE_PACE.highBytes) await core.storeDrained(STORE_PACE.lowBytes);
   }
   if (core) {
     clock += 60_000; // every session still open ends by idleness, as it would in a running gateway

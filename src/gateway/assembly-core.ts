@@ -116,6 +116,16 @@ export class AssemblyCore {
     return { assembler: this.assembler.stats(), events: this.events, storeErrors: this.storeErrors, storePath: this.store?.path };
   }
 
+  /** Session bytes the store holds, not yet written. */
+  get storeQueuedBytes(): number {
+    return this.store?.queuedBytes ?? 0;
+  }
+
+  /** Resolves once the store holds at most `bytes` unwritten. */
+  async storeDrained(bytes: number): Promise<void> {
+    await this.store?.drained(bytes);
+  }
+
   /** Writes what the store holds to disk (fsync). */
   async flush(): Promise<void> {
     await this.store?.flush();

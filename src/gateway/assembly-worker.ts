@@ -9,6 +9,7 @@ import { decodeBatchEvents } from '../ingest/batch-decoder.js';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import { Logger } from '../log/logger.js';
 import { AssemblyCore } from './assembly-core.js';
+import { STORE_PACE, StorePacer } from './store-pacer.js';
 import type { AssemblyWorkerData, FromWorker, ToWorker, WorkerStats } from './assembly-protocol.js';
 import { lowerCurrentThread } from './thread-priority.js';
 
@@ -43,7 +44,7 @@ async function main(port: MessagePort, data: AssemblyWorkerData): Promise<void> 
   }
   const stats = (): WorkerStats => ({ ...core.stats(), processedBytes, nice });
 
-  const onMessage = (m: ToWorker): void => {
+  const handle = (m: ToWorker): void => {
     switch (m.t) {
       case 'hello':
         clock = m.at;
@@ -109,6 +110,18 @@ async function main(port: MessagePort, data: AssemblyWorkerData): Promise<void> 
     pending = [];
     post({ t: 'sessions', sessions, stats: stats() });
   };
+  const gatewayLog = logger.child('gateway');
+  const pacer = new StorePacer<ToWorker>({
+    handle,
+    queuedBytes: () => core.storeQueuedBytes,
+    drained: (bytes) => core.storeDrained(bytes),
+    ...STORE_PACE,
+    onHold: (holding, queuedBytes) => {
+      if (holding) gatewayLog.warn('the disk is behind the recording: assembling waits for the store to catch up', { queuedBytes });
+      else gatewayLog.info('the store caught up; assembling again', { queuedBytes });
+    },
+  });
+  const onMessage = (m: ToWorker): void => pacer.push(m);
   port.on('message', onMessage);
   post({ t: 'ready', stats: stats() });
 }

@@ -14,6 +14,10 @@ export interface SessionStore {
   close(): Promise<void>;
   /** The file written now (changes on rotation). */
   readonly path: string;
+  /** Bytes appended and not yet written: what a writer that keeps appending holds in memory. */
+  readonly queuedBytes: number;
+  /** Resolves once at most `bytes` are queued (or the store has failed or closed). Never rejects. */
+  drained(bytes: number): Promise<void>;
 }
 
 export interface JsonlStoreOptions {
@@ -69,7 +73,7 @@ export class JsonlSessionStore implements SessionStore {
   private queue: Chunk[] = [];
   private filling: Chunk | undefined;
   private spare: Buffer[] = [];
-  private queuedBytes = 0;
+  private unwritten = 0;
   /** Bytes given to the file being written, written or not: where the next rotation falls. */
   private fileAssigned = 0;
   private waiting: NodeJS.Timeout | undefined;
@@ -112,6 +116,18 @@ export class JsonlSessionStore implements SessionStore {
     return this.currentPath;
   }
 
+  get queuedBytes(): number {
+    return this.unwritten;
+  }
+
+  async drained(bytes: number): Promise<void> {
+    while (this.unwritten > bytes && !this.failed && !this.closed) {
+      this.kick(true);
+      if (!this.draining) return;
+      await this.draining;
+    }
+  }
+
   stats(): JsonlStoreStats {
     return { ...this.counters };
   }
@@ -144,7 +160,7 @@ export class JsonlSessionStore implements SessionStore {
     c.len += len;
     c.sessions++;
     this.fileAssigned += len;
-    this.queuedBytes += len;
+    this.unwritten += len;
     this.kick();
   }
 
@@ -178,8 +194,8 @@ export class JsonlSessionStore implements SessionStore {
 
   /** Starts the writer, after coalesceMs unless `now` or enough bytes are queued. */
   private kick(now = false): void {
-    if (this.draining || this.queuedBytes === 0) return;
-    if (!now && this.coalesceMs > 0 && this.queuedBytes < COALESCE_BYTES) {
+    if (this.draining || this.unwritten === 0) return;
+    if (!now && this.coalesceMs > 0 && this.unwritten < COALESCE_BYTES) {
       this.waiting ??= setTimeout(() => {
         this.waiting = undefined;
         this.kick(true);
@@ -191,7 +207,7 @@ export class JsonlSessionStore implements SessionStore {
     // drain() catches everything itself: the promise never rejects.
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
-      if (this.queuedBytes > 0 && !this.failed) this.kick();
+      if (this.unwritten > 0 && !this.failed) this.kick();
     });
   }
 
@@ -219,7 +235,7 @@ export class JsonlSessionStore implements SessionStore {
         this.fail(err, 'write');
         return;
       }
-      this.queuedBytes -= c.len;
+      this.unwritten -= c.len;
       this.counters.bytesWritten += c.len;
       this.counters.sessionsWritten += c.sessions;
       if (c.buf.length === COALESCE_BYTES && this.spare.length < SPARE_CHUNKS) this.spare.push(c.buf);
@@ -243,7 +259,7 @@ export class JsonlSessionStore implements SessionStore {
     this.seal();
     for (const c of this.queue) this.counters.sessionsDropped += c.sessions;
     this.queue = [];
-    this.queuedBytes = 0;
+    this.unwritten = 0;
     this.report(this.failed);
   }
 

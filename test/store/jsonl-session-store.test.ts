@@ -52,6 +52,22 @@ describe('JsonlSessionStore', () => {
     expect(store.stats()).to.include({ sessionsWritten: 2, writes: 2 });
   });
 
+  it('counts the bytes it holds unwritten, and drained() waits until they are written', async () => {
+    const store = await JsonlSessionStore.open(root, { coalesceMs: 60_000 });
+    expect(store.queuedBytes).to.equal(0);
+    let bytes = 0;
+    for (let i = 0; i < 30; i++) {
+      store.append(sampleSession({ id: `s${i}` }));
+      bytes += Buffer.byteLength(encodeSessionLine(sampleSession({ id: `s${i}` }))) + 1;
+    }
+    expect(store.queuedBytes, 'nothing written while coalescing').to.equal(bytes);
+    await store.drained(0);
+    expect(store.queuedBytes).to.equal(0);
+    expect(store.stats().sessionsWritten).to.equal(30);
+    await store.drained(0); // nothing queued: resolves at once
+    await store.close();
+  });
+
   it('names files sessions-<yyyymmdd-hhmmss>-<pid>-<n>.jsonl, a new file per run', async () => {
     const now = () => new Date(Date.UTC(2025, 0, 2, 3, 4, 5));
     const a = await JsonlSessionStore.open(root, { now });
