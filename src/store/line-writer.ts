@@ -13,7 +13,7 @@ const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 const NATIVE_BASE64_FROM = 1024;
 const SCRATCH_BYTES = 64 * 1024;
 const SCRATCH_KEEP_MAX = 1024 * 1024;
-const MAX_UINT64 = 2n ** 64n - 1n;
+const TWO_TO_64 = 2 ** 64;
 /** Where decimal() takes a bigint apart without allocating. */
 const halves = new DataView(new ArrayBuffer(8));
 
@@ -49,8 +49,15 @@ export class LineWriter {
     const n = Number(v);
     // |v| past 2^53 - 1 converts to at least 2^53, so this tells exactly whether n is v.
     if (n <= Number.MAX_SAFE_INTEGER && n >= -Number.MAX_SAFE_INTEGER) this.integer(n);
-    else if (v > 0n && v <= MAX_UINT64) this.uint64(v);
+    // Below 2^64 - 2^11 nothing rounds up to 2^64; the few values above take toString().
+    else if (n > 0 && n < TWO_TO_64) this.uint64(v);
     else this.ascii(v.toString());
+  }
+
+  /** A number as JSON.stringify writes it (non-finite values become null). */
+  number(n: number): void {
+    if (Number.isSafeInteger(n)) this.integer(n);
+    else this.ascii(Number.isFinite(n) ? String(n) : 'null');
   }
 
   /**
@@ -82,39 +89,45 @@ export class LineWriter {
     this.padded7(a);
   }
 
+  /** A safe integer's decimal digits, written in place. */
+  private integer(n: number): void {
+    if (n < 0) {
+      if (this.pos + 1 > this.buf.length) this.grow(1);
+      this.buf[this.pos++] = 0x2d; // -
+      n = -n;
+    }
+    if (n > 0x7fffffff) {
+      // Past int32: the digits above the last seven first, so the loops below stay in int32.
+      const high = Math.floor(n / 1e7);
+      this.integer(high);
+      this.padded7(n - high * 1e7);
+      return;
+    }
+    if (this.pos + 10 > this.buf.length) this.grow(10);
+    const buf = this.buf;
+    let digits = 1;
+    for (let t = n; t >= 10; t = (t / 10) | 0) digits++;
+    let pos = this.pos + digits;
+    this.pos = pos;
+    // (x / 10) | 0 on an int32 compiles to a multiplication; Math.floor(x / 10) to a division.
+    do {
+      const q = (n / 10) | 0;
+      buf[--pos] = 0x30 + n - q * 10;
+      n = q;
+    } while (n > 0);
+  }
+
   /** n < 10^7 as exactly seven digits. */
   private padded7(n: number): void {
     if (this.pos + 7 > this.buf.length) this.grow(7);
     const buf = this.buf;
-    for (let pos = this.pos + 6; pos >= this.pos; pos--) {
-      buf[pos] = 0x30 + (n % 10);
-      n = Math.floor(n / 10);
+    const start = this.pos;
+    for (let pos = start + 6; pos >= start; pos--) {
+      const q = (n / 10) | 0;
+      buf[pos] = 0x30 + n - q * 10;
+      n = q;
     }
-    this.pos += 7;
-  }
-
-  /** A number as JSON.stringify writes it (non-finite values become null). */
-  number(n: number): void {
-    if (Number.isSafeInteger(n)) this.integer(n);
-    else this.ascii(Number.isFinite(n) ? String(n) : 'null');
-  }
-
-  /** A safe integer's decimal digits, written in place. */
-  private integer(n: number): void {
-    if (this.pos + 17 > this.buf.length) this.grow(17);
-    const buf = this.buf;
-    if (n < 0) {
-      buf[this.pos++] = 0x2d; // -
-      n = -n;
-    }
-    let digits = 1;
-    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
-    let pos = this.pos + digits;
-    this.pos = pos;
-    do {
-      buf[--pos] = 0x30 + (n % 10);
-      n = Math.floor(n / 10);
-    } while (n > 0);
+    this.pos = start + 7;
   }
 
   /** A string or a list of strings exactly as JSON.stringify writes it, UTF-8 encoded. */
