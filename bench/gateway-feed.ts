@@ -16,7 +16,7 @@
  * src/cli/main.ts), for a before/after on the same dump.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,34 @@ function threadCpuMs(pid: number, tid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / HZ;
 }
 
+/** CPU ms of each of a process's threads, by tid. */
+function cpuByThread(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.set(Number(tid), threadCpuMs(pid, Number(tid)));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU ms over a span, in three parts. Node names every thread "node", so they are told apart by
+ * what they do: the receiving thread is the process's first; the busiest other one is the
+ * assembly thread (in record mode with the thread assembler); the rest are V8's collector and
+ * compiler helpers and libuv's pool.
+ */
+function threadSplit(pid: number, a: Map<number, number>, b: Map<number, number>): Record<string, number> {
+  const others = [...b].filter(([tid]) => tid !== pid).map(([tid, ms]) => ms - (a.get(tid) ?? 0)).sort((x, y) => y - x);
+  return {
+    receiving: (b.get(pid) ?? 0) - (a.get(pid) ?? 0),
+    'busiest other (assembly)': others[0] ?? 0,
+    'the rest (GC, compiler, libuv)': others.slice(1).reduce((x, y) => x + y, 0),
+  };
+}
+
 function buildFeeder(dir: string): string {
   const bin = join(dir, 'koala-bench-feed');
   const r = spawnSync('go', ['build', '-o', bin, './cmd/koala-bench-feed'], { cwd: GO_HOOKS, encoding: 'utf8', env: { ...process.env, GOTOOLCHAIN: 'local' } });
@@ -45,6 +73,8 @@ function buildFeeder(dir: string): string {
 interface Round {
   cpuMs: number;
   receivingMs: number;
+  /** CPU ms over the measured feed by kind of thread (threadSplit). */
+  byThread: Record<string, number>;
   wallMs: number;
   sessions: number;
   events: number;
@@ -61,15 +91,17 @@ async function round(feeder: string, frames: string, speed: number, merge: numbe
     await gw.drain(400, 600_000);
     const cpu0 = cpuMs(gw.pid);
     const recv0 = threadCpuMs(gw.pid, gw.pid);
+    const threads0 = cpuByThread(gw.pid);
     const t0 = Date.now();
     await feed(speed);
     await gw.drain(400, 600_000);
     const wallMs = Date.now() - t0 - 400;
     const cpu = cpuMs(gw.pid) - cpu0;
     const receivingMs = threadCpuMs(gw.pid, gw.pid) - recv0;
+    const byThread = threadSplit(gw.pid, threads0, cpuByThread(gw.pid));
     // The gateway counts both feeds; the measured one is half.
     const { sessions, events } = await gw.stop();
-    return { cpuMs: cpu, receivingMs, wallMs, sessions: sessions / 2, events: events / 2 };
+    return { cpuMs: cpu, receivingMs, byThread, wallMs, sessions: sessions / 2, events: events / 2 };
   } catch (err) {
     await gw.stop().catch(() => undefined);
     throw err;
@@ -121,12 +153,21 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         ]);
       }
     }
+    // Where each row's CPU went, by kind of thread (medians of the rounds, us per session).
+    const split = Object.entries(results).map(([k, rs]) => {
+      const names = [...new Set(rs.flatMap((x) => Object.keys(x.byThread)))];
+      const parts = names
+        .map((n) => [n, median(rs.map((x) => ((x.byThread[n] ?? 0) * 1000) / x.sessions))] as const)
+        .filter(([, us]) => us >= 0.5)
+        .sort((a, b) => b[1] - a[1]);
+      return `${k}: ${parts.map(([n, us]) => `${n} ${us.toFixed(1)}`).join(', ')} us/session`;
+    });
     finish(
       h,
       ['feed', 'assembler', 'sessions', 'gateway CPU us/session', 'of which receiving thread', 'us/event', 'sessions/s (wall, to drained)'],
       rows,
       { results },
-      ['CPU: utime+stime of every gateway thread from /proc, from ready until drained; medians of the rounds'],
+      ['CPU: utime+stime of every gateway thread from /proc, from ready until drained; medians of the rounds', 'by thread:', ...split],
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
  *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1]]
- *        [--gw-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
+ *        [--same-sut] [--gw-prof DIR] [--sut-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -26,6 +26,13 @@
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
  * the assembly thread (what `nice -n 19 koala gateway` does in a deployment).
+ *
+ * Every round starts a fresh SUT process per variant, warmed up before it is measured: two
+ * processes of one binary can run up to 20 % apart here for their whole lives, so one process per
+ * variant for all rounds can bias a variant. --same-sut keeps one process per variant instead.
+ *
+ * --sut-prof DIR has each Go SUT write a CPU profile, DIR/pin-<layout>-<variant>-<n>.pprof, from
+ * start to stop (warm-up included): where recording costs the service itself (`go tool pprof -top`).
  *
  * --sink-dump FILE keeps every message the sink receives (recording-sink), undecoded and with its
  * arrival time: bench/assembly-cost.ts replays such a file through the gateway's assembly.
@@ -84,6 +91,26 @@ export function cpuMs(pid: number): number {
 export function readBytes(pid: number): number {
   const m = /^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'latin1'));
   return m ? Number(m[1]) : NaN;
+}
+
+/** Per core: [busy, total] jiffies since boot (/proc/stat; idle and iowait are not busy). */
+export function coreTimes(): [number, number][] {
+  const out: [number, number][] = [];
+  for (const line of readFileSync('/proc/stat', 'latin1').split('\n')) {
+    if (!/^cpu\d+ /.test(line)) continue;
+    const f = line.split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    out.push([total - (f[3] ?? 0) - (f[4] ?? 0), total]);
+  }
+  return out;
+}
+
+/** Busy % of each core between two coreTimes() readings. */
+export function coreBusy(a: [number, number][], b: [number, number][]): number[] {
+  return b.map(([busy, total], i) => {
+    const [busy0, total0] = a[i] ?? [0, 0];
+    return total > total0 ? (100 * (busy - busy0)) / (total - total0) : NaN;
+  });
 }
 
 /** Bytes read plus bytes written: unchanged once the gateway has received and stored everything. */
@@ -247,6 +274,8 @@ export interface Run {
   gwReadBytes: number;
   drainMs: number;
   load: string;
+  /** Busy % of each core while the load ran: shows a core left no idle time. */
+  coreBusy: number[];
 }
 
 async function loadgen(port: number, conns: number, ms: number, path: string, cpus: string | undefined): Promise<Record<string, number>> {
@@ -265,6 +294,10 @@ export interface MatrixOptions {
   warmSeconds: number;
   variants?: readonly Variant[];
   gwProfDir?: string;
+  /** Each Go SUT writes a CPU profile here. */
+  sutProfDir?: string;
+  /** A fresh SUT process for every variant in every round (else one per variant for all rounds). */
+  freshSut?: boolean;
   /** Start the recording gateway under `nice -n N` (the whole process, receiving thread included). */
   gwNice?: number;
   /** How the Go agent streams to the gateway (default tcp). */
@@ -320,7 +353,9 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       cBuild = buildCSut('thread-per-conn');
       bin = hookedBin = cBuild.bin;
     }
-    for (const v of variants) {
+    let started = 0;
+    /** A fresh SUT process for variant v, warmed up (pools filled, code hot, the agent connected). */
+    const startVariant = async (v: Variant): Promise<Sut> => {
       const exe = v === 'plain' ? bin : hookedBin;
       const [cmd, args] = onCpu(sutCpus, exe, o.sut === 'c' ? ['0'] : []);
       const noGw = `127.0.0.1:${await freePort()}`;
@@ -328,35 +363,36 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       if (o.sut === 'go') {
         env.KOALA_AGENT_GRPC_ADDR =
           v === 'recording-sink' ? (sink?.ready[1] as string) : v === 'recording' || extra.has(v) ? gwOf(v).grpc : noGw;
+        if (o.sutProfDir !== undefined) env.KOALA_TEST_CPUPROFILE = join(o.sutProfDir, `pin-${o.pin}-${v}-${++started}.pprof`);
       }
-      suts.set(
-        v,
-        await startSut(cmd, args, {
-          name: `${o.sut}-sut-${v}`,
-          shim: o.sut === 'c' && v !== 'plain',
-          agentSocket: o.sut === 'c' && (v === 'recording' || extra.has(v)) ? gwOf(v).agentSocket : undefined,
-          downstreams: deps.downstreams,
-          env,
-        }),
-      );
-    }
-    const sutOf = (v: Variant): Sut => suts.get(v) as Sut;
-    // Warm-up: pools filled, code paths hot, the agent connected. Counted for events per request.
-    for (const v of variants) {
-      const w = await loadgen(sutOf(v).port, o.conns, o.warmSeconds * 1000, path, toolCpus);
+      const sut = await startSut(cmd, args, {
+        name: `${o.sut}-sut-${v}`,
+        shim: o.sut === 'c' && v !== 'plain',
+        agentSocket: o.sut === 'c' && (v === 'recording' || extra.has(v)) ? gwOf(v).agentSocket : undefined,
+        downstreams: deps.downstreams,
+        env,
+      });
+      suts.set(v, sut);
+      const w = await loadgen(sut.port, o.conns, o.warmSeconds * 1000, path, toolCpus);
+      // Counted for events per request.
       if (v === 'recording') recordingRequests += w.requests ?? 0;
-    }
-    await gw.drain();
-    for (const g of extra.values()) await g.drain();
+      await drain(v);
+      return sut;
+    };
     for (let r = 0; r < o.rounds; r++) {
       const order = variants.map((_, i) => variants[(i + r) % variants.length] as Variant);
       for (const v of order) {
-        const sut = sutOf(v);
+        // A process per round: two processes of one binary ran up to 20 % apart on this VM for
+        // their whole lives (placement in memory and caches, not code), so one process per
+        // variant for every round could make a variant look better or worse than it is.
+        const sut = o.freshSut || r === 0 ? await startVariant(v) : (suts.get(v) as Sut);
         const load = loadText();
         const s0 = cpuMs(sut.pid);
         const g0 = cpuMs(receiverPid(v));
         const b0 = readBytes(receiverPid(v));
+        const c0 = coreTimes();
         const kv = await loadgen(sut.port, o.conns, o.seconds * 1000, path, toolCpus);
+        const cores = coreBusy(c0, coreTimes());
         const s1 = cpuMs(sut.pid);
         const t1 = Date.now();
         await drain(v);
@@ -380,11 +416,16 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
           gwReadBytes: b1 - b0,
           drainMs,
           load,
+          coreBusy: cores,
         });
+        if (o.freshSut) {
+          await sut.stop();
+          suts.delete(v);
+        }
         const last = runs[runs.length - 1] as Run;
         console.error(
           `  ${o.sut} ${v.padEnd(12)} pin=${o.pin} ${last.rps.toFixed(0)} req/s sut ${((last.sutCpuMs * 1000) / requests).toFixed(0)} us/req ` +
-            `gw ${((last.gwCpuMs * 1000) / requests).toFixed(0)} us/req drain ${drainMs} ms load ${load}`,
+            `gw ${((last.gwCpuMs * 1000) / requests).toFixed(0)} us/req drain ${drainMs} ms cores busy ${fmtCores(cores)} % load ${load}`,
         );
       }
     }
@@ -413,8 +454,11 @@ export interface Summary {
   /** Median time the receiver took after the load stopped to read and store what it was sent. */
   drainMs: number;
   load: string;
+  /** Median over the runs of each core's busy %, "c0/c1". */
+  coreBusy: string;
 }
 
+const fmtCores = (busy: number[]): string => busy.map((b) => b.toFixed(0)).join('/');
 
 export function summarize(runs: Run[], v: Variant): Summary {
   const mine = runs.filter((r) => r.variant === v);
@@ -432,6 +476,7 @@ export function summarize(runs: Run[], v: Variant): Summary {
     gwBytesPerReq: mine.reduce((s, r) => s + r.gwReadBytes, 0) / req,
     drainMs: median(mine.map((r) => r.drainMs)),
     load: mine.map((r) => r.load.split(' ')[0]).join('/'),
+    coreBusy: fmtCores((mine[0]?.coreBusy ?? []).map((_, i) => median(mine.map((r) => r.coreBusy[i] ?? NaN)))),
   };
 }
 
@@ -458,8 +503,8 @@ export function table(res: MatrixResult, title: string): string {
   const lines = [
     title,
     '',
-    '| variant | req/s | vs plain | p50 ms | p99 ms | errors | SUT CPU us/req | gateway (or sink) CPU us/req | total CPU us/req | gw bytes read/req | drain after run ms | load (1 min) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| variant | req/s | vs plain | p50 ms | p99 ms | errors | SUT CPU us/req | gateway (or sink) CPU us/req | total CPU us/req | gw bytes read/req | drain after run ms | cores busy % | load (1 min) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
   ];
   const variants = ALL_VARIANTS.filter((v) => res.runs.some((r) => r.variant === v));
   for (const v of variants) {
@@ -468,7 +513,7 @@ export function table(res: MatrixResult, title: string): string {
     lines.push(
       `| ${v} | ${s.rps.toFixed(0)} | ${(s.rps / p.rps).toFixed(3)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.errors} | ` +
         `${s.sutUsPerReq.toFixed(0)} | ${exporting(v) ? gwUs.toFixed(0) : '-'} | ${(s.sutUsPerReq + gwUs).toFixed(0)} | ` +
-        `${exporting(v) ? s.gwBytesPerReq.toFixed(0) : '-'} | ${exporting(v) ? s.drainMs.toFixed(0) : '-'} | ${s.load} |`,
+        `${exporting(v) ? s.gwBytesPerReq.toFixed(0) : '-'} | ${exporting(v) ? s.drainMs.toFixed(0) : '-'} | ${s.coreBusy} | ${s.load} |`,
     );
   }
   const rounds = res.runs.filter((r) => r.variant === 'plain').length;
@@ -503,6 +548,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       pin: { type: 'string', multiple: true, default: ['none'] },
       variants: { type: 'string', default: VARIANTS.join(',') },
       'gw-prof': { type: 'string' },
+      'sut-prof': { type: 'string' },
+      'same-sut': { type: 'boolean', default: false },
       'gw-nice': { type: 'string' },
       'keep-store': { type: 'string' },
       'sink-dump': { type: 'string' },
@@ -539,6 +586,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         conns: Number(values.conns),
         variants: (values.variants as string).split(',') as Variant[],
         gwProfDir: values['gw-prof'],
+        sutProfDir: values['sut-prof'],
+        freshSut: !values['same-sut'],
         gwNice: values['gw-nice'] === undefined ? undefined : Number(values['gw-nice']),
         grpc,
         keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
