@@ -382,9 +382,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
     for (let r = 0; r < o.rounds; r++) {
       const order = variants.map((_, i) => variants[(i + r) % variants.length] as Variant);
       for (const v of order) {
-        // A process per round: two processes of one binary ran up to 20 % apart on this VM for
-        // their whole lives (placement in memory and caches, not code), so one process per
-        // variant for every round could make a variant look better or worse than it is.
+        // A process per round (see the top of this file: processes of one binary differ).
         const sut = o.freshSut || r === 0 ? await startVariant(v) : (suts.get(v) as Sut);
         const load = loadText();
         const s0 = cpuMs(sut.pid);

@@ -42,14 +42,15 @@ export class LineWriter {
   }
 
   /**
-   * A bigint in decimal, as its toString() gives it. Most (ids, lengths, counts) are written
-   * digit by digit without a string; nanosecond timestamps are past 2^53 and take toString().
+   * A bigint in decimal, as its toString() gives it, without making a string: ids, lengths and
+   * counts as safe integers, nanosecond timestamps (past 2^53) from their 64 bits. Negative
+   * values past -2^53 and values from 2^64 - 2^10 up (they round to 2^64 as numbers) take
+   * toString(); none occur in practice.
    */
   decimal(v: bigint): void {
     const n = Number(v);
     // |v| past 2^53 - 1 converts to at least 2^53, so this tells exactly whether n is v.
     if (n <= Number.MAX_SAFE_INTEGER && n >= -Number.MAX_SAFE_INTEGER) this.integer(n);
-    // Below 2^64 - 2^11 nothing rounds up to 2^64; the few values above take toString().
     else if (n > 0 && n < TWO_TO_64) this.uint64(v);
     else this.ascii(v.toString());
   }
