@@ -80,30 +80,20 @@ class Cursor {
     return this.lo | 0;
   }
 
-  uint64(end: number): bigint {
-    this.varint(end);
-    return this.bigint(false);
-  }
-
-  int64(end: number): bigint {
-    this.varint(end);
-    return this.bigint(true);
-  }
-
   /**
-   * uint64/int64 for ids that recur from event to event (thread, goroutine, connection ids,
-   * lengths): the same value comes back as the same BigInt. A BigInt is a heap object, and these
+   * `recurs`: for ids that recur from event to event (thread, goroutine, connection ids,
+   * lengths), the same value comes back as the same BigInt. A BigInt is a heap object, and these
    * fields were most of the garbage the decoder made; timestamps and sequence numbers, unique
    * per event, do not go through the cache.
    */
-  recurringUint64(end: number): bigint {
+  uint64(end: number, recurs = false): bigint {
     this.varint(end);
-    return this.recurring(false);
+    return recurs ? this.recurring(false) : this.bigint(false);
   }
 
-  recurringInt64(end: number): bigint {
+  int64(end: number, recurs = false): bigint {
     this.varint(end);
-    return this.recurring(true);
+    return recurs ? this.recurring(true) : this.bigint(true);
   }
 
   private recurring(signed: boolean): bigint {
@@ -182,22 +172,22 @@ function decodeEvent(c: Cursor, end: number): Event {
     switch (c.lo) {
       case 8: e.seq = c.uint64(end); break;
       case 16: e.tsNs = c.uint64(end); break;
-      case 24: e.tid = c.recurringInt64(end); break;
-      case 32: e.vtid = c.recurringInt64(end); break;
+      case 24: e.tid = c.int64(end, true); break;
+      case 32: e.vtid = c.int64(end, true); break;
       case 40: e.kind = c.int32(end); break;
-      case 48: e.connId = c.recurringUint64(end); break;
+      case 48: e.connId = c.uint64(end, true); break;
       case 56: e.fd = c.int32(end); break;
       case 64: e.socketType = c.int32(end); break;
       case 74: e.local = decodeAddress(c, c.length(end)); break;
       case 82: e.peer = decodeAddress(c, c.length(end)); break;
       case 90: e.originalDst = decodeAddress(c, c.length(end)); break;
       case 98: e.payload = c.copy(c.length(end)); break;
-      case 104: e.payloadLen = c.recurringUint64(end); break;
+      case 104: e.payloadLen = c.uint64(end, true); break;
       case 112: e.flags = c.int64(end); break;
       case 120: e.droppedEvents = c.uint64(end); break;
       case 128: e.droppedBytes = c.uint64(end); break;
-      case 136: e.parentTid = c.recurringInt64(end); break;
-      case 144: e.listenConnId = c.recurringUint64(end); break;
+      case 136: e.parentTid = c.int64(end, true); break;
+      case 144: e.listenConnId = c.uint64(end, true); break;
       case 152: e.errno = c.int32(end); break;
       default: throw UNUSUAL;
     }
