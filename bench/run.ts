@@ -18,6 +18,7 @@ export const BENCHMARKS: ReadonlyArray<{ name: string; file: string; what: strin
   { name: 'ingest', file: 'gateway-ingest.ts', what: 'gateway ingest rate from a synthetic shim agent' },
   { name: 'replay', file: 'replay-throughput.ts', what: 'replayed sessions/s (node SUT), mock latency, match time' },
   { name: 'replay-c', file: 'replay-c-sut.ts', what: 'replayed sessions/s, real C SUT under the shim' },
+  { name: 'framing', file: 'framing-chunks.ts', what: 'replay framing of a chunked body arriving a chunk at a time' },
   { name: 'go', file: 'go-overhead.ts', what: 'Go hooks overhead' },
   // Need a dump of real agent traffic (--frames FILE, from overhead-cpu.ts --sink-dump): by name only.
   { name: 'assembly', file: 'assembly-cost.ts', what: 'assembly CPU per session on recorded Go traffic, one thread (needs --frames)', onlyByName: true },

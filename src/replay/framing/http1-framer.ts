@@ -76,12 +76,43 @@ function bodyKind(head: HttpHead, isRequest: boolean): BodyKind | 'invalid' {
 }
 
 /**
- * End offset of a chunked body starting at `start`: a number, 'invalid', or incomplete with the
- * buffer length needed before anything can change (the end of the chunk being received), when known.
+ * How far a chunked body has been framed, so that framing the same bytes again, grown by what
+ * arrived since, starts at the last chunk boundary instead of the body's start: re-framing from
+ * the start on every read made a body of many small chunks cost the square of their number.
+ * Positions are absolute offsets in `bytes`, the ArrayBuffer holding the message: a reader
+ * appends to it and never rewrites what it holds (MessageReader), and another ArrayBuffer or
+ * another start is another message, framed from its start.
  */
-export function chunkedEnd(buf: Buffer, start: number): number | 'invalid' | { need: number | undefined } {
+export interface ChunkProgress {
+  bytes: ArrayBufferLike | undefined;
+  /** Where the body starts. */
+  at: number;
+  /** The start of the first chunk-size line not yet framed. */
+  pos: number;
+}
+
+export const noChunkProgress = (): ChunkProgress => ({ bytes: undefined, at: 0, pos: 0 });
+
+/**
+ * End offset of a chunked body starting at `start`: a number, 'invalid', or incomplete with the
+ * buffer length needed before anything can change (the end of the chunk being received), when
+ * known. With `progress`, resumes where an earlier call on the same bytes stopped, and records
+ * where this one does.
+ */
+export function chunkedEnd(buf: Buffer, start: number, progress?: ChunkProgress): number | 'invalid' | { need: number | undefined } {
   let pos = start;
+  const at = buf.byteOffset + start;
+  if (progress !== undefined && progress.bytes === buf.buffer && progress.at === at) {
+    const resume = progress.pos - buf.byteOffset;
+    if (resume >= start && resume <= buf.length) pos = resume;
+  }
   for (;;) {
+    if (progress !== undefined) {
+      // pos is a chunk boundary: the body's start, or just past a chunk whose CRLF was checked.
+      progress.bytes = buf.buffer;
+      progress.at = at;
+      progress.pos = buf.byteOffset + pos;
+    }
     const eol = buf.indexOf(CRLF, pos);
     if (eol < 0) return buf.length - pos > 1024 ? 'invalid' : { need: undefined };
     const size = chunkSize(buf, pos, eol);
@@ -123,14 +154,14 @@ function chunkSize(buf: Buffer, pos: number, eol: number): number | undefined {
   return /^[0-9a-fA-F]+$/.test(sizeText) ? parseInt(sizeText, 16) : undefined;
 }
 
-function bodyVerdict(buf: Buffer, offset: number, body: BodyKind): FrameVerdict {
+function bodyVerdict(buf: Buffer, offset: number, body: BodyKind, progress: ChunkProgress): FrameVerdict {
   switch (body.kind) {
     case 'none':
       return { status: 'complete', length: offset };
     case 'length':
       return buf.length >= offset + body.n ? { status: 'complete', length: offset + body.n } : { status: 'incomplete', need: offset + body.n };
     case 'chunked': {
-      const end = chunkedEnd(buf, offset);
+      const end = chunkedEnd(buf, offset, progress);
       if (end === 'invalid') return { status: 'invalid', reason: 'bad chunk size line' };
       if (typeof end !== 'number') return end.need === undefined ? { status: 'incomplete' } : { status: 'incomplete', need: end.need };
       return { status: 'complete', length: end };
@@ -148,9 +179,10 @@ function bodyVerdict(buf: Buffer, offset: number, body: BodyKind): FrameVerdict 
 export class Http1RequestFramer implements Framer {
   readonly protocol = 'http1' as const;
   private pendingBody: BodyKind | undefined;
+  private readonly chunks = noChunkProgress();
 
   frame(buf: Buffer): FrameVerdict {
-    if (this.pendingBody !== undefined) return bodyVerdict(buf, 0, this.pendingBody);
+    if (this.pendingBody !== undefined) return bodyVerdict(buf, 0, this.pendingBody, this.chunks);
     const head = parseHttpHead(buf);
     if (head === undefined) return { status: 'incomplete' };
     if (head === 'invalid') return { status: 'invalid', reason: 'not an HTTP/1.x request head' };
@@ -159,10 +191,11 @@ export class Http1RequestFramer implements Framer {
     if (body.kind !== 'none' && expectsContinue(head) && buf.length === head.bodyOffset) {
       return { status: 'complete', length: head.bodyOffset };
     }
-    return bodyVerdict(buf, head.bodyOffset, body);
+    return bodyVerdict(buf, head.bodyOffset, body, this.chunks);
   }
 
   consumed(buf: Buffer, length: number): void {
+    this.chunks.bytes = undefined;
     if (this.pendingBody !== undefined) {
       this.pendingBody = undefined;
       return;
@@ -186,6 +219,7 @@ function expectsContinue(head: HttpHead): boolean {
 export class Http1ResponseFramer implements Framer {
   readonly protocol = 'http1' as const;
   private readonly methods: string[];
+  private readonly chunks = noChunkProgress();
 
   constructor(requestMethods: readonly string[] = []) {
     this.methods = [...requestMethods];
@@ -202,10 +236,11 @@ export class Http1ResponseFramer implements Framer {
     }
     const body = bodyKind(head, false);
     if (body === 'invalid') return { status: 'invalid', reason: 'bad Content-Length' };
-    return bodyVerdict(buf, head.bodyOffset, body);
+    return bodyVerdict(buf, head.bodyOffset, body, this.chunks);
   }
 
   consumed(buf: Buffer, length: number): void {
+    this.chunks.bytes = undefined;
     if (this.countsAsMessage(buf, length)) this.methods.shift();
   }
 

@@ -82,3 +82,65 @@ describe('Http1ResponseFramer', () => {
     expect(taken).to.deep.include({ count: 1, length: bytes.length });
   });
 });
+
+describe('chunked bodies arriving a chunk at a time', () => {
+  const head = b('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+  /** The message grown in one store, as MessageReader grows it: what was written stays put. */
+  function grow(chunks: string[]): { store: Buffer; ends: number[] } {
+    const whole = Buffer.concat([head, ...chunks.map((c) => b(`${c.length.toString(16)}\r\n${c}\r\n`)), b('0\r\n\r\n')]);
+    const store = Buffer.alloc(whole.length);
+    whole.copy(store);
+    const ends: number[] = [];
+    let pos = head.length;
+    for (const c of chunks) ends.push((pos += c.length.toString(16).length + c.length + 4));
+    ends.push(whole.length);
+    return { store, ends };
+  }
+
+  it('frames each new chunk without going over the earlier ones again (work linear in their number)', () => {
+    const n = 3000;
+    const { store, ends } = grow(Array.from({ length: n }, (_, i) => 'x'.repeat(1 + (i % 5))));
+    const f = new Http1ResponseFramer();
+    const indexOf = Buffer.prototype.indexOf;
+    let searches = 0;
+    Buffer.prototype.indexOf = function (this: Buffer, ...args: Parameters<Buffer['indexOf']>) {
+      searches++;
+      return indexOf.apply(this, args);
+    };
+    try {
+      for (const end of ends.slice(0, -1)) expect(f.frame(store.subarray(0, end)).status).to.equal('incomplete');
+    } finally {
+      Buffer.prototype.indexOf = indexOf;
+    }
+    // Each call: the head (two searches) and the chunk that just arrived (two). From the body's
+    // start every time it would be about n * n / 2 = 4.5 million.
+    expect(searches).to.be.below(6 * n);
+    expect(f.frame(store)).to.deep.equal({ status: 'complete', length: store.length });
+  });
+
+  it('frames another message from its start, even with the same head', () => {
+    const f = new Http1ResponseFramer();
+    const a = grow(['hello', 'world', 'again']);
+    expect(f.frame(a.store.subarray(0, a.ends[2])).status).to.equal('incomplete');
+    // A different store (another message, or the reader's store after it grew): no resuming.
+    const other = grow(['a', 'bb']);
+    expect(f.frame(other.store)).to.deep.equal({ status: 'complete', length: other.store.length });
+    // The same store further on: a message starting elsewhere is framed from its own start.
+    const twice = Buffer.concat([a.store, other.store]);
+    expect(f.frame(twice.subarray(0, a.ends[1]!)).status).to.equal('incomplete');
+    expect(f.frame(twice.subarray(a.store.length))).to.deep.equal({ status: 'complete', length: other.store.length });
+    // A malformed chunk after the resumed point is still caught.
+    const bad = Buffer.concat([head, b('5\r\nhello\r\n'), b('zz\r\nxx\r\n')]);
+    expect(f.frame(bad.subarray(0, head.length + 10)).status).to.equal('incomplete');
+    expect(f.frame(bad)).to.deep.equal({ status: 'invalid', reason: 'bad chunk size line' });
+  });
+
+  it('starts over after a message is consumed', () => {
+    const f = new Http1ResponseFramer(['GET', 'GET']);
+    const a = grow(['abc', 'de']);
+    const both = Buffer.concat([a.store, a.store]);
+    const taken = takeMessages(f, both);
+    expect(taken.count).to.equal(2);
+    expect(taken.length).to.equal(both.length);
+  });
+});
