@@ -86,9 +86,7 @@ async function pass(stage: Stage, msgs: readonly Dumped[]): Promise<Pass> {
   let nextTick = clock + TICK_MS;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  // A function of its own, as the assembly thread's message handler is: a message's events must
-  // not stay reachable from the loop's frame across the await below (they would survive
-  // collections the gateway's would not).
+  // One message, as the assembly thread's message handler takes it.
   const one = (m: Dumped): void => {
     clock = m.atMs;
     if (core && clock >= nextTick) {
@@ -109,8 +107,8 @@ async function pass(stage: Stage, msgs: readonly Dumped[]): Promise<Pass> {
     // The assembly thread gets each message as its own event, so the store's writes run in
     // between; a loop that never yielded would queue every line in memory first.
     if (storeDir !== undefined) await new Promise<void>((r) => setImmediate(r));
-    // As the assembly thread is paced (src/gateway/store-pacer.ts): unwritten lines piling up
-    // made V8 collect far more often than a gateway whose disk keeps up.
+    // Paced as the assembly thread is (src/gateway/store-pacer.ts), so the stage's memory stays
+    // bounded as the gateway's does.
     if (core && core.storeQueuedBytes > STORE_PACE.highBytes) await core.storeDrained(STORE_PACE.lowBytes);
   }
   if (core) {

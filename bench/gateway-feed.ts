@@ -72,7 +72,6 @@ function buildFeeder(dir: string): string {
 
 interface Round {
   cpuMs: number;
-  receivingMs: number;
   /** CPU ms over the measured feed by kind of thread (threadSplit). */
   byThread: Record<string, number>;
   wallMs: number;
@@ -90,18 +89,16 @@ async function round(feeder: string, frames: string, speed: number, merge: numbe
     await feed(0);
     await gw.drain(400, 600_000);
     const cpu0 = cpuMs(gw.pid);
-    const recv0 = threadCpuMs(gw.pid, gw.pid);
     const threads0 = cpuByThread(gw.pid);
     const t0 = Date.now();
     await feed(speed);
     await gw.drain(400, 600_000);
     const wallMs = Date.now() - t0 - 400;
     const cpu = cpuMs(gw.pid) - cpu0;
-    const receivingMs = threadCpuMs(gw.pid, gw.pid) - recv0;
     const byThread = threadSplit(gw.pid, threads0, cpuByThread(gw.pid));
     // The gateway counts both feeds; the measured one is half.
     const { sessions, events } = await gw.stop();
-    return { cpuMs: cpu, receivingMs, byThread, wallMs, sessions: sessions / 2, events: events / 2 };
+    return { cpuMs: cpu, byThread, wallMs, sessions: sessions / 2, events: events / 2 };
   } catch (err) {
     await gw.stop().catch(() => undefined);
     throw err;
@@ -147,7 +144,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
           a,
           sessions,
           median(rs.map((x) => (x.cpuMs * 1000) / x.sessions)),
-          median(rs.map((x) => (x.receivingMs * 1000) / x.sessions)),
+          median(rs.map((x) => ((x.byThread.receiving ?? 0) * 1000) / x.sessions)),
           median(rs.map((x) => (x.cpuMs * 1000) / x.events)),
           median(rs.map((x) => (x.sessions / x.wallMs) * 1000)),
         ]);

@@ -94,7 +94,7 @@ export function readBytes(pid: number): number {
 }
 
 /** Per core: [busy, total] jiffies since boot (/proc/stat; idle and iowait are not busy). */
-export function coreTimes(): [number, number][] {
+function coreTimes(): [number, number][] {
   const out: [number, number][] = [];
   for (const line of readFileSync('/proc/stat', 'latin1').split('\n')) {
     if (!/^cpu\d+ /.test(line)) continue;
@@ -106,7 +106,7 @@ export function coreTimes(): [number, number][] {
 }
 
 /** Busy % of each core between two coreTimes() readings. */
-export function coreBusy(a: [number, number][], b: [number, number][]): number[] {
+function coreBusy(a: [number, number][], b: [number, number][]): number[] {
   return b.map(([busy, total], i) => {
     const [busy0, total0] = a[i] ?? [0, 0];
     return total > total0 ? (100 * (busy - busy0)) / (total - total0) : NaN;

@@ -91,7 +91,7 @@ export interface ChunkProgress {
   pos: number;
 }
 
-export const noChunkProgress = (): ChunkProgress => ({ bytes: undefined, at: 0, pos: 0 });
+const noChunkProgress = (): ChunkProgress => ({ bytes: undefined, at: 0, pos: 0 });
 
 /**
  * End offset of a chunked body starting at `start`: a number, 'invalid', or incomplete with the
