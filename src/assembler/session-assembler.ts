@@ -3,6 +3,7 @@ import { SessionEndReason, Transport, type Session } from '../generated/koala/v1
 import { formatAddress, formatIp } from './address-text.js';
 import { isMysqlGreeting, MysqlHandshake } from './mysql-handshake.js';
 import { OpenSession, type PreludeState } from './open-session.js';
+import { SlotMap } from './slot-map.js';
 import { TalkBuilder } from './talk-builder.js';
 
 export interface AssemblerOptions {
@@ -58,6 +59,8 @@ const DEFAULTS: Required<Omit<AssemblerOptions, 'now'>> = {
 const MAX_PRELUDE_TALKS = 64;
 /** A deferred cut whose awaited response arrived waits this long for the rest of the response. */
 const SETTLE_MS = 100;
+/** Keys kept without a session (threads and connections whose end was never seen) before a sweep. */
+const MAX_EMPTY_SLOTS = 4096;
 
 interface ConnState {
   id: bigint;
@@ -81,13 +84,20 @@ interface ProcessState {
   linkId: number | undefined;
   goneSinceMs: number | undefined;
   lastSeq: bigint;
-  conns: Map<bigint, ConnState>;
+  conns: SlotMap<bigint, ConnState>;
   /** ":port" / "unix:path" of addresses this process accepted on. */
   listenKeys: Set<string>;
   /** One open session per owner (virtual thread). */
-  sessions: Map<bigint, OpenSession>;
-  byInboundConn: Map<bigint, OpenSession>;
-  pending: Set<OpenSession>;
+  sessions: SlotMap<bigint, OpenSession>;
+  byInboundConn: SlotMap<bigint, OpenSession>;
+  /** Sessions whose end waits for an outbound response (few, so a list). */
+  pending: OpenSession[];
+}
+
+/** Every session of p not yet ended, once each (a deferred one may have left p.sessions: its thread exited). */
+function* openSessions(p: ProcessState): IterableIterator<OpenSession> {
+  yield* p.sessions.values();
+  for (const s of p.pending) if (p.sessions.get(s.owner) !== s) yield s;
 }
 
 /** The helper command that ends a virtual thread's session (flags = that thread, 0 = the sender). */
@@ -151,11 +161,11 @@ export class SessionAssembler {
         linkId,
         goneSinceMs: undefined,
         lastSeq: 0n,
-        conns: new Map(),
+        conns: new SlotMap(),
         listenKeys: new Set(),
-        sessions: new Map(),
-        byInboundConn: new Map(),
-        pending: new Set(),
+        sessions: new SlotMap(),
+        byInboundConn: new SlotMap(),
+        pending: [],
       };
       this.processes.set(key, p);
     }
@@ -194,11 +204,13 @@ export class SessionAssembler {
     const now = this.now();
     for (const [key, p] of this.processes) {
       if (p.goneSinceMs !== undefined && now - p.goneSinceMs >= this.opts.agentGoneGraceMs) {
-        for (const s of [...p.sessions.values(), ...p.pending]) this.end(p, s, SessionEndReason.SESSION_END_REASON_AGENT_GONE);
+        for (const s of [...openSessions(p)]) this.end(p, s, SessionEndReason.SESSION_END_REASON_AGENT_GONE);
         this.processes.delete(key);
         continue;
       }
-      for (const s of p.pending) {
+      // Backwards: end() takes the session out of the list.
+      for (let i = p.pending.length - 1; i >= 0; i--) {
+        const s = p.pending[i]!;
         const forced = now - s.pendingSinceMs >= this.opts.maxDeferMs;
         if (forced || (!s.awaitingOutbound && now - s.lastActivityMs >= SETTLE_MS)) this.end(p, s, s.pendingEnd!);
       }
@@ -208,18 +220,23 @@ export class SessionAssembler {
           this.end(p, s, SessionEndReason.SESSION_END_REASON_IDLE);
         }
       }
+      p.sessions.sweep(MAX_EMPTY_SLOTS);
+      p.byInboundConn.sweep(MAX_EMPTY_SLOTS);
     }
   }
 
   flush(): void {
     for (const p of this.processes.values()) {
-      for (const s of [...p.sessions.values(), ...p.pending]) this.end(p, s, SessionEndReason.SESSION_END_REASON_GATEWAY_SHUTDOWN);
+      for (const s of [...openSessions(p)]) this.end(p, s, SessionEndReason.SESSION_END_REASON_GATEWAY_SHUTDOWN);
     }
   }
 
   stats(): AssemblerStats {
     let openSessions = 0;
-    for (const p of this.processes.values()) openSessions += p.sessions.size;
+    for (const p of this.processes.values()) {
+      openSessions += p.sessions.size;
+      for (const s of p.pending) if (p.sessions.get(s.owner) !== s) openSessions++;
+    }
     return { processes: this.processes.size, openSessions, ...this.counters };
   }
 
@@ -255,6 +272,8 @@ export class SessionAssembler {
       case EventKind.EVENT_KIND_THREAD_EXIT: {
         const s = p.sessions.get(e.tid);
         if (s) this.requestEnd(p, s, SessionEndReason.SESSION_END_REASON_THREAD_EXIT, e.tsNs);
+        // Ended or waiting in p.pending: nothing finds it by its thread any more.
+        p.sessions.remove(e.tid);
         break;
       }
       case EventKind.EVENT_KIND_HELPER:
@@ -273,7 +292,7 @@ export class SessionAssembler {
         break;
       case EventKind.EVENT_KIND_DROP_REPORT:
         this.counters.droppedEventsReported += Number(e.droppedEvents);
-        for (const s of p.sessions.values()) {
+        for (const s of openSessions(p)) {
           s.droppedEvents += e.droppedEvents;
           s.notes.add('the agent dropped events while this session was open');
         }
@@ -281,12 +300,12 @@ export class SessionAssembler {
       default:
         this.warn('unknown event kind ignored', { pid: p.hello.pid, kind: e.kind });
     }
-    if (p.pending.size > 0) this.settlePending(p, owner);
+    if (p.pending.length > 0) this.settlePending(p, owner);
   }
 
   private seqGap(p: ProcessState, gap: bigint): void {
     this.counters.seqGapEvents += Number(gap);
-    for (const s of p.sessions.values()) {
+    for (const s of openSessions(p)) {
       s.seqGaps += gap;
       s.notes.add('events are missing (sequence gap) while this session was open');
     }
@@ -547,10 +566,11 @@ export class SessionAssembler {
   private close(p: ProcessState, e: Event): void {
     const c = p.conns.get(e.connId);
     if (!c) return;
-    p.conns.delete(e.connId);
+    p.conns.remove(e.connId);
     if (c.current) c.current.finished = true;
     if (!c.inbound) return;
     const s = p.byInboundConn.get(c.id);
+    p.byInboundConn.remove(c.id);
     if (!s) return;
     if (!s.responseBegun) s.notes.add('inbound closed before response');
     s.touch(e.tsNs, this.now());
@@ -576,11 +596,13 @@ export class SessionAssembler {
     if (!s.awaitingOutbound) return this.end(p, s, reason);
     s.pendingEnd = reason;
     s.pendingSinceMs = this.now();
-    p.pending.add(s);
+    p.pending.push(s);
   }
 
   private settlePending(p: ProcessState, owner: bigint): void {
-    for (const s of p.pending) {
+    // Backwards: end() takes the session out of the list.
+    for (let i = p.pending.length - 1; i >= 0; i--) {
+      const s = p.pending[i]!;
       // The awaited response may come in several reads: wait for the owner to move on (or tick).
       // awaitingOutbound scans the talks, so it runs last, only for the owner's own session.
       if (owner !== s.owner || s === this.fedByRecv || s.awaitingOutbound) continue;
@@ -591,9 +613,12 @@ export class SessionAssembler {
   private end(p: ProcessState, s: OpenSession, reason: SessionEndReason): void {
     if (s.ended) return;
     s.ended = true;
-    if (p.sessions.get(s.owner) === s) p.sessions.delete(s.owner);
-    if (p.byInboundConn.get(s.inboundConnId) === s) p.byInboundConn.delete(s.inboundConnId);
-    p.pending.delete(s);
+    if (p.sessions.get(s.owner) === s) p.sessions.empty(s.owner);
+    if (p.byInboundConn.get(s.inboundConnId) === s) p.byInboundConn.empty(s.inboundConnId);
+    if (s.pendingEnd !== undefined) {
+      const i = p.pending.indexOf(s);
+      if (i >= 0) p.pending.splice(i, 1);
+    }
     if (s.awaitingOutbound) s.notes.add('ended while an outbound talk awaited its response');
     const session = s.toSession(p.hello, reason);
     this.counters.sessionsEmitted++;

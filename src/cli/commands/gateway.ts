@@ -7,6 +7,7 @@ import { renderOptionHelp } from '../../config/config-doc.js';
 import { loadConfig } from '../../config/load-config.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { lowerAllThreads } from '../../gateway/thread-priority.js';
+import { tuneV8ForGateway } from '../../gateway/v8-tuning.js';
 import { Logger } from '../../log/logger.js';
 import { configFlagSpec, configFlags, parseCommandArgs } from '../cli-args.js';
 
@@ -39,6 +40,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   }
   const config = loadConfig({ env: process.env, flags: configFlags(values) });
   const logger = Logger.create({ level: config.logLevel, file: config.logFile });
+  tuneV8ForGateway();
   const gw = await Gateway.start({ ...config, logger });
   const log = logger.child('gateway');
   if (config.mode === 'record' && config.assembler === 'thread' && config.recordNice > 0) {
