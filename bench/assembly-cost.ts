@@ -14,11 +14,15 @@
  *   node --import tsx bench/assembly-cost.ts --frames FILE [--repeat 5] [--stages decode,assemble,encode,store]
  *
  * CPU is this process's (process.cpuUsage: the store's writes run on libuv's pool and count).
+ * "GC pause" is the time this thread stood still for the collector (its `gc` performance entries;
+ * the collector's helper threads work beside it, and their CPU is in the CPU column): on this
+ * noisy VM it is steadier than CPU time, so a change to what survives shows there first.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load-config.js';
 import { AgentMessage } from '../src/generated/koala/v1/agent.pb.js';
@@ -63,6 +67,9 @@ function assemblerDefaults() {
 interface Pass {
   cpuUs: number;
   wallMs: number;
+  /** [start, end] on performance.now(), to find the pass's collections afterwards. */
+  span: [number, number];
+  gcPauseMs?: number;
   events: number;
   sessions: number;
   heapMB: number;
@@ -117,9 +124,10 @@ async function pass(stage: Stage, msgs: readonly Dumped[]): Promise<Pass> {
     await core.close();
   }
   const cpu = process.cpuUsage(cpu0);
-  const wallMs = performance.now() - t0;
+  const t1 = performance.now();
+  const wallMs = t1 - t0;
   if (storeDir) rmSync(storeDir, { recursive: true, force: true });
-  return { cpuUs: cpu.user + cpu.system, wallMs, events, sessions, heapMB: process.memoryUsage().heapUsed / 2 ** 20 };
+  return { cpuUs: cpu.user + cpu.system, wallMs, span: [t0, t1], events, sessions, heapMB: process.memoryUsage().heapUsed / 2 ** 20 };
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -138,12 +146,22 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const repeat = Number(values.repeat);
   const h = header('assembly', `gateway assembly of ${msgs.length} recorded agent messages (${values.frames}), ${repeat} passes per stage`);
   const results: Record<string, Pass[]> = {};
+  const collections: { at: number; ms: number }[] = [];
+  const gcs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) collections.push({ at: e.startTime, ms: e.duration });
+  });
+  gcs.observe({ entryTypes: ['gc'] });
   // Interleaved, so a drift of the machine's speed touches every stage alike.
   for (let r = 0; r < repeat + 1; r++) {
     for (const s of stages) {
       const p = await pass(s, msgs);
       if (r > 0) (results[s] ??= []).push(p); // the first round warms the JIT
     }
+  }
+  await new Promise<void>((r) => setTimeout(r, 10)); // the observer hears of collections a turn late
+  gcs.disconnect();
+  for (const p of Object.values(results).flat()) {
+    p.gcPauseMs = collections.filter((c) => c.at >= p.span[0] && c.at < p.span[1]).reduce((a, c) => a + c.ms, 0);
   }
   const sessions = results.assemble?.[0]?.sessions ?? results.store?.[0]?.sessions;
   const rows: Cell[][] = stages.map((s) => {
@@ -157,12 +175,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       (events / cpu) * 1e6,
       sessions ? (sessions / cpu) * 1e6 : undefined,
       median(ps.map((p) => p.wallMs)),
+      median(ps.map((p) => p.gcPauseMs ?? 0)),
       Math.max(...ps.map((p) => p.heapMB)),
     ];
   });
   finish(
     h,
-    ['stage', 'CPU us/event', 'CPU us/session', 'events/s', 'sessions/s', 'wall ms', 'heap MB'],
+    ['stage', 'CPU us/event', 'CPU us/session', 'events/s', 'sessions/s', 'wall ms', 'GC pause ms', 'heap MB'],
     rows,
     { messages: msgs.length, sessions, results },
     [`${results[stages[0]!]?.[0]?.events ?? 0} events, ${sessions ?? '-'} sessions per pass; medians of ${repeat} passes`],

@@ -6,14 +6,15 @@
  * Its CPU comes from /proc, all threads and the receiving thread apart, until it has drained.
  *
  *   node --import tsx bench/gateway-feed.ts --frames FILE [--rounds 3] [--speed 0,1] [--merge 1]
- *        [--assembler thread,inline] [--checkout DIR]
+ *        [--assembler thread,inline] [--checkout DIR] [--node-args 'FLAGS|FLAGS']
  *
  * --speed 1 keeps the recorded pace (the gateway's cost at the load the dump was recorded at), 0
  * sends as fast as the stream takes it (the most the gateway can take). --merge K sends every K
  * batches as one (what larger agent batches would do). Each gateway is warmed up with one feed of
  * the same dump first (not measured): a fresh process compiles as it goes, which a long-running
  * gateway does not. --checkout DIR runs the gateway of another checkout of this repository (its
- * src/cli/main.ts), for a before/after on the same dump.
+ * src/cli/main.ts), for a before/after on the same dump. --node-args gives the gateway's Node
+ * flags, a row per `|`-separated set (an empty set: none), e.g. `'|--single-threaded-gc'`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -79,8 +80,16 @@ interface Round {
   events: number;
 }
 
-async function round(feeder: string, frames: string, speed: number, merge: number, assembler: string, main: string | undefined): Promise<Round> {
-  const gw = await startGatewayProc({ args: ['--assembler', assembler], main });
+async function round(
+  feeder: string,
+  frames: string,
+  speed: number,
+  merge: number,
+  assembler: string,
+  main: string | undefined,
+  nodeArgs: string[],
+): Promise<Round> {
+  const gw = await startGatewayProc({ args: ['--assembler', assembler], main, nodeArgs });
   const feed = async (s: number) => {
     const fed = await run(feeder, ['-addr', gw.grpc, '-dump', frames, '-speed', String(s), '-merge', String(merge)], { timeoutMs: 600_000 });
     if (fed.code !== 0) throw new Error(`koala-bench-feed failed: ${fed.stderr}`);
@@ -115,6 +124,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       assembler: { type: 'string', default: 'thread,inline' },
       merge: { type: 'string', default: '1' },
       checkout: { type: 'string' },
+      'node-args': { type: 'string', default: '' },
     },
   });
   if (values.frames === undefined) throw new Error('--frames FILE is required (see the comment at the top of bench/gateway-feed.ts)');
@@ -123,25 +133,32 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const assemblers = (values.assembler as string).split(',');
   const rounds = Number(values.rounds);
   const merge = Number(values.merge);
+  const flagSets = (values['node-args'] as string).split('|').map((f) => f.trim());
   const main = values.checkout === undefined ? undefined : join(values.checkout, 'src/cli/main.ts');
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-feed-'));
   try {
     const feeder = buildFeeder(dir);
     const h = header('feed', `koala gateway (record${values.checkout ? ` of ${values.checkout}` : ''}) fed ${frames} over gRPC, batches merged by ${merge}, ${rounds} rounds per row`);
     const results: Record<string, Round[]> = {};
-    const key = (s: number, a: string) => `speed ${s}, ${a}`;
+    const key = (s: number, a: string, f: string) => `speed ${s}, ${a}${f ? ` ${f}` : ''}`;
     // Interleaved, so a drift of the machine's speed touches every row alike.
     for (let r = 0; r < rounds; r++) {
-      for (const s of speeds) for (const a of assemblers) (results[key(s, a)] ??= []).push(await round(feeder, frames, s, merge, a, main));
+      for (const s of speeds) {
+        for (const a of assemblers) {
+          for (const f of flagSets) {
+            (results[key(s, a, f)] ??= []).push(await round(feeder, frames, s, merge, a, main, f ? f.split(/\s+/) : []));
+          }
+        }
+      }
     }
     const rows: Cell[][] = [];
     for (const s of speeds) {
-      for (const a of assemblers) {
-        const rs = results[key(s, a)]!;
+      for (const [a, f] of assemblers.flatMap((x) => flagSets.map((y) => [x, y] as const))) {
+        const rs = results[key(s, a, f)]!;
         const sessions = median(rs.map((x) => x.sessions));
         rows.push([
           s === 0 ? 'as fast as possible' : `recorded pace x${s}`,
-          a,
+          f ? `${a} ${f}` : a,
           sessions,
           median(rs.map((x) => (x.cpuMs * 1000) / x.sessions)),
           median(rs.map((x) => ((x.byThread.receiving ?? 0) * 1000) / x.sessions)),
