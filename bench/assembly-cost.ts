@@ -28,7 +28,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { AgentMessage } from '../src/generated/koala/v1/agent.pb.js';
 import { AssemblyCore } from '../src/gateway/assembly-core.js';
 import { STORE_PACE } from '../src/gateway/store-pacer.js';
-import { decodeBatchEvents } from '../src/ingest/batch-decoder.js';
+import { forEachBatchEvent, plainBatchEvents } from '../src/ingest/batch-decoder.js';
 import { Logger } from '../src/log/logger.js';
 import { encodeSessionLineView } from '../src/store/session-line-encoder.js';
 import { finish, header, median, type Cell } from './lib/report.js';
@@ -100,13 +100,19 @@ async function pass(stage: Stage, msgs: readonly Dumped[]): Promise<Pass> {
       core.tick();
       nextTick = clock + TICK_MS;
     }
-    // As the assembly thread decodes: the hand decoder, the generated one where it gives up.
-    const batch = decodeBatchEvents(m.frame);
-    const body = batch ? undefined : AgentMessage.decode(m.frame).body;
-    const list = batch ?? (body?.$case === 'batch' ? body.value.events : undefined);
-    if (list) {
-      events += list.length;
-      core?.ingest(1, list);
+    // As the assembly thread decodes: the hand decoder, event by event into the assembler (or
+    // into nothing, for the decode stage); the generated one where it gives up.
+    const count = plainBatchEvents(m.frame);
+    if (count >= 0) {
+      events += count;
+      if (core) core.ingestFrom(1, count, (apply) => forEachBatchEvent(m.frame, apply));
+      else forEachBatchEvent(m.frame, () => undefined);
+      return;
+    }
+    const body = AgentMessage.decode(m.frame).body;
+    if (body?.$case === 'batch') {
+      events += body.value.events.length;
+      core?.ingest(1, body.value.events);
     } else if (body?.$case === 'hello') core?.agentConnected(1, body.value);
   };
   for (const m of msgs) {

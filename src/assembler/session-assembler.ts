@@ -174,13 +174,23 @@ export class SessionAssembler {
   }
 
   ingest(linkId: number, events: Event[]): void {
+    this.ingestFrom(linkId, events.length, (apply) => {
+      for (const e of events) apply(e);
+    });
+  }
+
+  /**
+   * Applies `count` events as `source` hands them over, one at a time: a batch can be decoded as
+   * it is applied, so no more than one decoded event need be alive at once.
+   */
+  ingestFrom(linkId: number, count: number, source: (apply: (e: Event) => void) => void): void {
     const p = this.links.get(linkId);
     if (!p) {
-      this.counters.rejectedEvents += events.length;
-      this.warn('events from a link with no hello dropped', { linkId, events: events.length });
+      this.counters.rejectedEvents += count;
+      this.warn('events from a link with no hello dropped', { linkId, events: count });
       return;
     }
-    for (const e of events) {
+    source((e) => {
       try {
         this.apply(p, e);
         this.counters.eventsApplied++;
@@ -188,7 +198,7 @@ export class SessionAssembler {
         this.counters.rejectedEvents++;
         this.warn('event could not be applied', { pid: p.hello.pid, seq: e.seq.toString(), kind: e.kind, error: String(err) });
       }
-    }
+    });
   }
 
   agentDisconnected(linkId: number): void {

@@ -85,6 +85,12 @@ export class AssemblyCore {
     this.safely('ingest', () => this.assembler.ingest(linkId, events));
   }
 
+  /** `count` events handed over one at a time by `source` (SessionAssembler.ingestFrom). */
+  ingestFrom(linkId: number, count: number, source: (apply: (e: Event) => void) => void): void {
+    this.events += count;
+    this.safely('ingest', () => this.assembler.ingestFrom(linkId, count, source));
+  }
+
   agentDisconnected(linkId: number): void {
     this.safely('agentDisconnected', () => this.assembler.agentDisconnected(linkId));
   }

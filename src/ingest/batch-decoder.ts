@@ -140,22 +140,92 @@ class Cursor {
 
 /** The events of an AgentMessage{batch}, or undefined where the generated decoder must decide. */
 export function decodeBatchEvents(frame: Uint8Array): Event[] | undefined {
-  const c = new Cursor(Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+  if (plainBatchEvents(frame) < 0) return undefined;
+  const events: Event[] = [];
+  forEachBatchEvent(frame, (e) => events.push(e));
+  return events;
+}
+
+/**
+ * How many events an AgentMessage{batch} holds if it is the plain form this decoder takes, -1
+ * where the generated decoder must decide. Reads the whole batch and allocates nothing, so a
+ * batch can be checked before any of it is applied.
+ */
+export function plainBatchEvents(frame: Uint8Array): number {
+  const c = cursorOn(frame);
   const end = frame.byteLength;
   try {
-    if (end === 0 || c.buf[0] !== 0x12) return undefined;
+    if (end === 0 || c.buf[0] !== 0x12) return -1;
     c.pos = 1;
-    if (c.length(end) !== end) return undefined;
-    const events: Event[] = [];
+    if (c.length(end) !== end) return -1;
+    let n = 0;
     while (c.pos < end) {
       c.varint(end);
-      if (c.lo !== 0x0a || c.hi !== 0) return undefined;
-      events.push(decodeEvent(c, c.length(end)));
+      if (c.lo !== 0x0a || c.hi !== 0) return -1;
+      skipEvent(c, c.length(end));
+      n++;
     }
-    return events;
+    return n;
   } catch (err) {
-    if (err === UNUSUAL) return undefined;
+    if (err === UNUSUAL) return -1;
     throw err;
+  }
+}
+
+/**
+ * Hands each event of a batch that plainBatchEvents accepted to `apply` as soon as it is decoded.
+ * The assembler then holds one decoded event at a time, not a whole batch (thousands of events):
+ * what a young collection finds alive, and must copy, is what it costs.
+ */
+export function forEachBatchEvent(frame: Uint8Array, apply: (e: Event) => void): void {
+  const c = cursorOn(frame);
+  const end = frame.byteLength;
+  c.pos = 1;
+  c.length(end);
+  while (c.pos < end) {
+    c.varint(end);
+    apply(decodeEvent(c, c.length(end)));
+  }
+}
+
+function cursorOn(frame: Uint8Array): Cursor {
+  return new Cursor(Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+}
+
+/** What decodeEvent reads, checked as it checks it, without keeping anything. */
+function skipEvent(c: Cursor, end: number): void {
+  while (c.pos < end) {
+    c.varint(end);
+    if (c.hi !== 0) throw UNUSUAL;
+    switch (c.lo) {
+      case 8: case 16: case 24: case 32: case 40: case 48: case 56: case 64:
+      case 104: case 112: case 120: case 128: case 136: case 144: case 152:
+        c.varint(end);
+        break;
+      case 74: case 82: case 90:
+        skipAddress(c, c.length(end));
+        break;
+      case 98:
+        c.pos = c.length(end);
+        break;
+      default: throw UNUSUAL;
+    }
+  }
+}
+
+function skipAddress(c: Cursor, end: number): void {
+  while (c.pos < end) {
+    c.varint(end);
+    if (c.hi !== 0) throw UNUSUAL;
+    switch (c.lo) {
+      case 8: case 24:
+        c.varint(end);
+        break;
+      case 18: case 34:
+        c.pos = c.length(end);
+        break;
+      default: throw UNUSUAL;
+    }
   }
 }
 

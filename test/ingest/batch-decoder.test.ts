@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { AddressFamily, AgentMessage, Event, type Address } from '../../src/generated/koala/v1/agent.pb.js';
-import { decodeBatchEvents } from '../../src/ingest/batch-decoder.js';
+import { decodeBatchEvents, forEachBatchEvent, plainBatchEvents } from '../../src/ingest/batch-decoder.js';
 import { hello } from './fake-sink.js';
 
 /** mulberry32: the same cases on every run. */
@@ -133,3 +133,45 @@ function varint(n: number): Buffer {
   out.push(n);
   return Buffer.from(out);
 }
+
+describe('plainBatchEvents, then forEachBatchEvent', () => {
+  it('counts the events of a plain batch, then hands them over one by one, in order, as the generated decoder reads them', () => {
+    const rnd = prng(7);
+    for (let i = 0; i < 100; i++) {
+      const frame = encodeBatch(randomEvents(rnd, Math.floor(rnd() * 20)));
+      const count = plainBatchEvents(frame);
+      const got: Event[] = [];
+      forEachBatchEvent(frame, (e) => got.push(e));
+      expect(got).to.have.length(count);
+      expect(got).to.deep.equal(generated(frame));
+    }
+  });
+
+  it('refuses a batch whose last event is not plain, so that none of it is applied', () => {
+    const good = encodeBatch(randomEvents(prng(8), 5));
+    const bad = Buffer.from(Event.encode(randomEvents(prng(9), 1)[0]!).finish());
+    const inner = Buffer.concat([bad, Buffer.from([0x90, 0x03, 0x01])]); // unknown field 50
+    const events = Buffer.concat([good.subarray(1 + varint(good.length - 1).length), Buffer.from([0x0a]), varint(inner.length), inner]);
+    const frame = Buffer.concat([Buffer.from([0x12]), varint(events.length), events]);
+    expect(generated(frame)).to.be.an('array').with.length(6);
+    expect(plainBatchEvents(frame)).to.equal(-1);
+  });
+
+  it('never accepts a truncated or corrupted batch it cannot then decode whole', () => {
+    const rnd = prng(10);
+    let accepted = 0;
+    for (let i = 0; i < 2000; i++) {
+      const bad = encodeBatch(randomEvents(rnd, 1 + Math.floor(rnd() * 4)));
+      for (let k = 0; k < 3; k++) bad[Math.floor(rnd() * bad.length)] = Math.floor(rnd() * 256);
+      const frame = rnd() < 0.5 ? bad.subarray(0, Math.floor(rnd() * bad.length)) : bad;
+      const count = plainBatchEvents(frame);
+      if (count < 0) continue;
+      accepted++;
+      const got: Event[] = [];
+      forEachBatchEvent(frame, (e) => got.push(e)); // throws if the check let through what decoding refuses
+      expect(got, `batch ${i}`).to.have.length(count);
+      expect(got, `batch ${i}`).to.deep.equal(generated(frame));
+    }
+    expect(accepted).to.be.greaterThan(100);
+  });
+});
