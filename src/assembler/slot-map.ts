@@ -2,15 +2,15 @@
  * A map for keys that come back (threads, connections) whose values come and go (the session a
  * thread is serving). Emptying a key leaves its entry in place; only `remove` deletes it.
  *
- * Why not a Map with delete: V8 rebuilds a Map's table as keys are deleted and added, and each
- * table it replaces keeps its entries and a pointer to its successor. Once one table in that
- * chain has been promoted to the old generation, every later table, and every value any of them
- * held, survives each young-generation collection until the next full one. With a session
- * started and ended per request, that kept nearly every session the gateway assembled alive
- * through the young collections (9,800 of 9,800 in one measurement), so the collector copied and
- * promoted the whole output: a third of the assembly thread's CPU. A slot that is emptied rather
- * than deleted keeps the table still, and a removed key's slot is emptied first, so a table left
- * behind holds nothing but empty slots.
+ * Why not a Map with delete: V8 rebuilds a Map's table once deleted entries fill it, and the
+ * table it replaces keeps its entries (and a pointer to its successor, for live iterators). Once a
+ * Map's table is in the old generation, V8 allocates every successor there too. So each session
+ * that was in a table when it was replaced stayed reachable from the old generation until the
+ * next full collection, and every young collection copied and promoted it with all it held: with
+ * a session started and ended per request, that was most of what the gateway assembled (255 MB
+ * promoted per pass of 52,718 sessions; bench/RESULTS-overhead.md, "Session 6"). An emptied slot
+ * keeps the table still, and a removed key's slot is emptied first, so a replaced table holds
+ * nothing but empty slots.
  */
 interface Slot<V> {
   value: V | undefined;
