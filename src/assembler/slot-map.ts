@@ -7,8 +7,8 @@
  * Map's table is in the old generation, V8 allocates every successor there too. So each session
  * that was in a table when it was replaced stayed reachable from the old generation until the
  * next full collection, and every young collection copied and promoted it with all it held: with
- * a session started and ended per request, that was most of what the gateway assembled (255 MB
- * promoted per pass of 52,718 sessions; bench/RESULTS-overhead.md, "Session 6"). An emptied slot
+ * a session started and ended per request, that was ~2.4 KB of every session the gateway
+ * assembled (bench/RESULTS-overhead.md, "Session 6"). An emptied slot
  * keeps the table still, and a removed key's slot is emptied first, so a replaced table holds
  * nothing but empty slots.
  */
@@ -71,7 +71,7 @@ export class SlotMap<K, V extends object> {
    * (a lost exit or close event) must not pile up. Rare by design, so its table rebuilds are too.
    */
   sweep(max: number): void {
-    if (this.slots.size - this.live <= max) return;
+    if (this.emptySlots <= max) return;
     for (const [key, slot] of this.slots) if (slot.value === undefined) this.slots.delete(key);
   }
 }
