@@ -2,7 +2,7 @@ import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import { KoalaError } from '../errors.js';
-import { encodeSessionLineView } from './session-line-encoder.js';
+import { encodeSessionLineAt } from './session-line-encoder.js';
 
 /** Where assembled sessions go. The JSON Lines store is the embedded default; a shared store can implement the same. */
 export interface SessionStore {
@@ -138,25 +138,27 @@ export class JsonlSessionStore implements SessionStore {
       this.report(new KoalaError('KOALA_ERR_STORE', `session ${s.id} dropped: store ${this.closed ? 'closed' : 'failed'}`));
       return;
     }
-    let line: Buffer;
+    // The line is encoded straight into the chunk being filled; only a line that does not fit
+    // there, or that must start the next file, is copied into a chunk of its own.
+    let c = this.filling ?? this.startChunk(false, 0);
+    let placed: ReturnType<typeof encodeSessionLineAt>;
     try {
-      line = encodeSessionLineView(s, true);
+      placed = encodeSessionLineAt(s, c.buf, c.len);
     } catch (err) {
       this.counters.sessionsDropped++;
       this.report(new KoalaError('KOALA_ERR_STORE', `session ${s.id} not encodable: ${(err as Error).message}`, { cause: err }));
       return;
     }
-    const len = line.length;
+    const len = placed.inTarget ? placed.length : placed.line.length;
     // A file takes lines up to rotateBytes, and at least one (a bigger line gets a file to itself).
     const newFile = this.fileAssigned > 0 && this.fileAssigned + len > this.rotateBytes;
     if (newFile) this.fileAssigned = 0;
-    let c = this.filling;
-    if (c === undefined || newFile || c.len + len > c.buf.length) {
+    if (!placed.inTarget || (newFile && c.len > 0)) {
+      const line = placed.inTarget ? c.buf.subarray(c.len, c.len + len) : placed.line;
       this.seal();
-      const buf = len > COALESCE_BYTES ? Buffer.allocUnsafeSlow(len) : (this.spare.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BYTES));
-      c = this.filling = { buf, len: 0, sessions: 0, newFile };
-    }
-    line.copy(c.buf, c.len);
+      c = this.startChunk(newFile, len);
+      line.copy(c.buf, 0);
+    } else if (newFile) c.newFile = true;
     c.len += len;
     c.sessions++;
     this.fileAssigned += len;
@@ -165,10 +167,19 @@ export class JsonlSessionStore implements SessionStore {
   }
 
   /** The chunk taking lines joins the queue; the next line starts another. */
+  /** A chunk to fill, with room for a line of `len` bytes (a bigger line has one to itself). */
+  private startChunk(newFile: boolean, len: number): Chunk {
+    const buf = len > COALESCE_BYTES ? Buffer.allocUnsafeSlow(len) : (this.spare.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BYTES));
+    return (this.filling = { buf, len: 0, sessions: 0, newFile });
+  }
+
   private seal(): void {
-    if (this.filling !== undefined && this.filling.len > 0) this.queue.push(this.filling);
+    const c = this.filling;
+    if (c !== undefined && c.len > 0) this.queue.push(c);
+    else if (c !== undefined && c.buf.length === COALESCE_BYTES && this.spare.length < SPARE_CHUNKS) this.spare.push(c.buf);
     this.filling = undefined;
   }
+
 
   async flush(): Promise<void> {
     this.kick(true);

@@ -8,6 +8,16 @@ ESCAPE[0x0a] = 0x6e; // n
 ESCAPE[0x0d] = 0x72; // r
 ESCAPE[0x09] = 0x74; // t
 
+/**
+ * What the text scan does with a byte, in one load: 0 copies it, an escape letter escapes it,
+ * CONTROL makes the payload base64, HIGH hands over to the UTF-8 check. One table lookup and one
+ * comparison per ordinary byte: this loop is most of what encoding a payload costs.
+ */
+const CONTROL = 0xff;
+const HIGH = 0xfe;
+const TEXT_CLASS = new Uint8Array(256);
+for (let c = 0; c < 256; c++) TEXT_CLASS[c] = ESCAPE[c] !== 0 ? ESCAPE[c]! : c < 0x20 || c === 0x7f ? CONTROL : c >= 0x80 ? HIGH : 0;
+
 const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
 /** Payloads longer than this go through Node's native base64 (a call costs more than a short JS loop). */
 const NATIVE_BASE64_FROM = 1024;
@@ -17,14 +27,111 @@ const TWO_TO_64 = 2 ** 64;
 /** Where decimal() takes a bigint apart without allocating. */
 const halves = new DataView(new ArrayBuffer(8));
 
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * A constant piece of a line (a key with its punctuation), encoded once. Written four bytes at a
+ * time: copying a short string a character at a time (charCodeAt, one store each) was the
+ * encoder's largest single cost, ~85 pieces a session.
+ */
+export interface Piece {
+  readonly text: string;
+  readonly length: number;
+  /** The first length & ~3 bytes as little-endian words. */
+  readonly words: Int32Array;
+  readonly tail: Uint8Array;
+}
+
+export function piece(text: string): Piece {
+  if (!/^[\x20-\x7e\n]*$/.test(text)) throw new Error(`a line piece must be printable ASCII: ${JSON.stringify(text)}`);
+  const b = Buffer.from(text, 'latin1');
+  const words = new Int32Array(b.length >> 2);
+  for (let i = 0; i < words.length; i++) words[i] = b.readInt32LE(i * 4);
+  return { text, length: b.length, words, tail: new Uint8Array(b.subarray(words.length * 4)) };
+}
+
 /**
  * A JSON line written straight into bytes: building it as a JS string cost more in turning the
- * string (a tree of concatenations) into UTF-8 than in building it. One scratch buffer is reused;
- * `view()` hands the finished line out without a copy.
+ * string (a tree of concatenations) into UTF-8 than in building it. A line goes into the buffer
+ * its caller names (`begin`), the store's write buffer, and moves to the writer's own scratch
+ * buffer only if it outgrows it: a copy of every line from a scratch buffer into the store's
+ * cost as much as a tenth of the encoding.
  */
 export class LineWriter {
-  private buf = Buffer.allocUnsafe(SCRATCH_BYTES);
+  private buf: Buffer = Buffer.allocUnsafe(SCRATCH_BYTES);
+  private dv = viewOf(this.buf);
+  private scratch: Buffer = this.buf;
+  private scratchDv = this.dv;
+  /** Where the current line starts in buf. */
+  private start = 0;
   private pos = 0;
+
+  /**
+   * Starts a line at target[at]: it is written there while it fits (`end` says whether it did).
+   * With no target, the line starts in the scratch buffer.
+   */
+  begin(target?: Buffer, at = 0): void {
+    if (target === undefined || at >= target.length) {
+      this.setBuf(this.scratch);
+      this.start = this.pos = 0;
+      return;
+    }
+    this.setBuf(target);
+    this.start = this.pos = at;
+  }
+
+  /**
+   * Ends the line. `inTarget`: it is in the begin() target, `length` bytes from `at`. Otherwise
+   * `line` is a view of the scratch buffer, valid until the next line is begun.
+   */
+  end(): { inTarget: true; length: number } | { inTarget: false; line: Buffer } {
+    const length = this.pos - this.start;
+    if (this.buf !== this.scratch) {
+      this.setBuf(this.scratch);
+      this.start = this.pos = 0;
+      return { inTarget: true, length };
+    }
+    return { inTarget: false, line: this.view() };
+  }
+
+  /** Abandons the line (after a failed encoding) so the next starts clean. */
+  abandon(): void {
+    this.setBuf(this.scratch);
+    this.start = this.pos = 0;
+  }
+
+  piece(k: Piece): void {
+    const n = k.length;
+    if (this.pos + n > this.buf.length) this.grow(n);
+    const dv = this.dv;
+    let pos = this.pos;
+    const words = k.words;
+    for (let i = 0; i < words.length; i++) {
+      dv.setInt32(pos, words[i]!, true);
+      pos += 4;
+    }
+    const tail = k.tail;
+    const buf = this.buf;
+    for (let i = 0; i < tail.length; i++) buf[pos++] = tail[i]!;
+    this.pos = pos;
+  }
+
+  /** The last target and its view: the store fills one write buffer with many lines. */
+  private target: { buf: Buffer; dv: DataView } | undefined;
+
+  private setBuf(b: Buffer): void {
+    if (this.buf === b) return;
+    if (this.buf === this.scratch) this.scratchDv = this.dv;
+    this.buf = b;
+    if (b === this.scratch && this.scratchDv.buffer === b.buffer && this.scratchDv.byteOffset === b.byteOffset) this.dv = this.scratchDv;
+    else if (b === this.target?.buf) this.dv = this.target.dv;
+    else {
+      this.dv = viewOf(b);
+      if (b !== this.scratch) this.target = { buf: b, dv: this.dv };
+    }
+  }
 
   /** A string known to be ASCII (keys, digits, enum names). */
   ascii(s: string): void {
@@ -51,8 +158,10 @@ export class LineWriter {
     const n = Number(v);
     // |v| past 2^53 - 1 converts to at least 2^53, so this tells exactly whether n is v.
     if (n <= Number.MAX_SAFE_INTEGER && n >= -Number.MAX_SAFE_INTEGER) this.integer(n);
-    else if (n > 0 && n < TWO_TO_64) this.uint64(v);
-    else this.ascii(v.toString());
+    else if (n > 0 && n < TWO_TO_64) {
+      halves.setBigUint64(0, v, true);
+      this.uint64(halves.getUint32(0, true), halves.getUint32(4, true));
+    } else this.ascii(v.toString());
   }
 
   /** A number as JSON.stringify writes it (non-finite values become null). */
@@ -66,10 +175,7 @@ export class LineWriter {
    * 32-bit halves, as numbers, split into three base-10^7 digits, each exact in a double (the
    * method of protobuf's uInt64ToString).
    */
-  private uint64(v: bigint): void {
-    halves.setBigUint64(0, v, true);
-    const lo = halves.getUint32(0, true);
-    const hi = halves.getUint32(4, true);
+  private uint64(lo: number, hi: number): void {
     const low = lo & 0xffffff;
     const mid = ((lo >>> 24) | (hi << 8)) & 0xffffff;
     const high = (hi >>> 16) & 0xffff;
@@ -168,11 +274,12 @@ export class LineWriter {
 
   /** The bytes written since `from` (a mark from `mark()`), copied. */
   copyFrom(from: number): Buffer {
-    return Buffer.from(this.buf.subarray(from, this.pos));
+    return Buffer.from(this.buf.subarray(this.start + from, this.pos));
   }
 
+  /** Where the line has got to (relative to its start, so a move to the scratch buffer keeps it). */
   mark(): number {
-    return this.pos;
+    return this.pos - this.start;
   }
 
   /**
@@ -181,11 +288,15 @@ export class LineWriter {
    * the write, cost the recording gateway more than the encoding (allocation, page faults, GC).
    */
   view(): Buffer {
+    if (this.buf !== this.scratch) {
+      // A line begun in a target: handed out from the scratch buffer, as the caller expects.
+      this.grow(0);
+    }
     const out = this.buf.subarray(0, this.pos);
     this.pos = 0;
     // One huge session must not pin its size in memory for the life of the process (the view
     // keeps the big buffer alive only as long as the caller holds it).
-    if (this.buf.length > SCRATCH_KEEP_MAX) this.buf = Buffer.allocUnsafe(SCRATCH_BYTES);
+    if (this.buf.length > SCRATCH_KEEP_MAX) this.setBuf((this.scratch = Buffer.allocUnsafe(SCRATCH_BYTES)));
     return out;
   }
 
@@ -209,12 +320,12 @@ export class LineWriter {
     let i = 0;
     for (; i < n; i++) {
       const c = b[i]!;
-      const e = ESCAPE[c]!;
-      if (e !== 0) {
+      const k = TEXT_CLASS[c]!;
+      if (k === 0) buf[pos++] = c;
+      else if (k < HIGH) {
         buf[pos++] = 0x5c;
-        buf[pos++] = e;
-      } else if (c >= 0x20 && c < 0x7f) buf[pos++] = c;
-      else if (c < 0x80) {
+        buf[pos++] = k;
+      } else if (k === CONTROL) {
         // A byte below 0x80 stands for itself in UTF-8, so a control byte is never readable text.
         this.pos = start;
         return this.base64(b);
@@ -276,10 +387,16 @@ export class LineWriter {
     this.pos = pos;
   }
 
+  /** Room for `need` more bytes: the line so far moves to a (bigger) scratch buffer. */
   private grow(need: number): void {
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    const len = this.pos - this.start;
+    let next = this.scratch;
+    if (this.buf === this.scratch || len + need > next.length) next = Buffer.allocUnsafe(Math.max(next.length * 2, len + need));
+    this.buf.copy(next, 0, this.start, this.pos);
+    this.scratch = next;
+    this.setBuf(next);
+    this.start = 0;
+    this.pos = len;
   }
 }
 

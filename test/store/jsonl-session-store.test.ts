@@ -105,6 +105,21 @@ describe('JsonlSessionStore', () => {
     expect(store.stats()).to.include({ sessionsWritten: 10, files: files.length });
   });
 
+  it('writes lines of every size exactly, across write buffers and past their size', async () => {
+    const store = await JsonlSessionStore.open(root, { coalesceMs: 0 });
+    const sizes = [10, 100_000, 200_000, 10, 300_000, 50, 600_000, 150_000, 150_000, 10];
+    const expected: string[] = [];
+    for (const [i, n] of sizes.entries()) {
+      const s = sampleSession({ id: `big${i}` });
+      s.talks[0]!.request = Buffer.alloc(n, 0x61 + i);
+      store.append(s);
+      expected.push(encodeSessionLine(s) + '\n');
+    }
+    await store.close();
+    expect(await readFile(store.path, 'utf8')).to.equal(expected.join(''));
+    expect(store.stats()).to.include({ sessionsWritten: sizes.length, sessionsDropped: 0 });
+  });
+
   it('reports a write failure through onError, never as an unhandled rejection', async () => {
     const errors: KoalaError[] = [];
     const store = await JsonlSessionStore.open(root, { onError: (e) => errors.push(e) });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { AddressFamily } from '../../src/generated/koala/v1/agent.pb.js';
 import { Transport, type Session, type Talk } from '../../src/generated/koala/v1/session.pb.js';
 import { decodeSessionLine } from '../../src/store/session-codec.js';
-import { encodeSessionLine, encodeSessionLineBytes } from '../../src/store/session-line-encoder.js';
+import { encodeSessionLine, encodeSessionLineAt, encodeSessionLineBytes } from '../../src/store/session-line-encoder.js';
 import { referenceSessionLine } from './reference-session-line.js';
 import { sampleSession, talk, v4 } from './sample-session.js';
 
@@ -115,6 +115,40 @@ describe('session line encoder', () => {
       s.talks[0]!.requestNs = v;
       expectSame(s);
     }
+  });
+
+  it('writes the store form into a target buffer where it fits, and hands it out whole where it does not', () => {
+    const s = sessionWith(Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.from([0, 1, 2]));
+    const ref = Buffer.from(referenceSessionLine(s) + '\n', 'utf8');
+    // Writes reserve room before they know their exact length, so a line needs some to spare.
+    const target = Buffer.alloc(ref.length + 200, 0x2a);
+    const fits = encodeSessionLineAt(s, target, 7);
+    expect(fits).to.deep.equal({ inTarget: true, length: ref.length });
+    expect(target.subarray(7, 7 + ref.length).equals(ref)).to.equal(true);
+    expect(target.subarray(0, 7).equals(Buffer.alloc(7, 0x2a))).to.equal(true);
+    // Room for half the line: it moves to the scratch buffer part-way and comes back whole.
+    for (const at of [target.length - (ref.length >> 1), target.length - 1, target.length]) {
+      const moved = encodeSessionLineAt(s, target, at);
+      if (moved.inTarget) expect.fail(`a line of ${ref.length} bytes cannot fit at ${at} of ${target.length}`);
+      expect(moved.line.equals(ref)).to.equal(true);
+    }
+    // And the writer's other form is not disturbed by a line left in a target.
+    expect(encodeSessionLineBytes(s, true).equals(ref)).to.equal(true);
+  });
+
+  it('caches a prelude talk built while its line moved out of the target, with the right bytes', () => {
+    const shared: Talk = talk(0, Buffer.alloc(0), Buffer.from('greeting '.repeat(50)));
+    shared.peer = v4([10, 0, 0, 7], 3306);
+    const withPrelude = (id: string): Session =>
+      sampleSession({ id, preludes: [{ connId: 7n, transport: Transport.TRANSPORT_TCP, peer: shared.peer, serverFirst: true, talks: [shared] }] });
+    const a = withPrelude('a');
+    const refA = Buffer.from(referenceSessionLine(a) + '\n', 'utf8');
+    // The target ends inside the prelude talk, so its bytes are built across the move.
+    const target = Buffer.alloc(refA.length - 200);
+    const placed = encodeSessionLineAt(a, target, 0);
+    if (placed.inTarget) expect.fail('the line should not have fit');
+    expect(placed.line.equals(refA)).to.equal(true);
+    expectSame(withPrelude('b')); // from the cached bytes
   });
 
   it('reuses a shared prelude talk and address, but never a stale one', () => {
