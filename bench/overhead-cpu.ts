@@ -7,7 +7,7 @@
  * gateway's is counted until it has drained what the run sent it).
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
- *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1]]
+ *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1][,recording-batch10][,recording-sink-batch10]]
  *        [--same-sut] [--gw-prof DIR] [--sut-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
@@ -23,6 +23,9 @@
  * recording-semi1: into another gateway whose V8 young generation is kept small
  * (`--max-semi-space-size=1`, for every isolate of the process), to see whether the gateway slows
  * the SUT through the caches the cores share.
+ * recording-batch10, recording-sink-batch10: as recording and recording-sink, with the Go agent
+ * sending a batch every 10 ms (KOALA_BATCH_DELAY_MS=10) rather than every 100: smaller batches,
+ * whose buffers may stay in the SUT core's cache. Opt-in, Go only.
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
  * the assembly thread (what `nice -n 19 koala gateway` does in a deployment).
@@ -60,12 +63,20 @@ import { run, sleep, startServer, type Server } from './lib/proc.js';
 import { loadText, median } from './lib/report.js';
 
 export type SutKind = 'go' | 'c';
-export type Variant = 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline' | 'recording-idle' | 'recording-semi1';
+export type Variant =
+  | 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline' | 'recording-idle' | 'recording-semi1'
+  | 'recording-batch10' | 'recording-sink-batch10';
 /** The default variants. */
 export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
-const ALL_VARIANTS: readonly Variant[] = ['plain', 'recording', 'recording-inline', 'recording-idle', 'recording-semi1', 'recording-sink', 'hooked-no-gw'];
+const ALL_VARIANTS: readonly Variant[] = [
+  'plain', 'recording', 'recording-inline', 'recording-idle', 'recording-semi1', 'recording-sink', 'hooked-no-gw', 'recording-batch10', 'recording-sink-batch10',
+];
+/** The Go agent's batch delay (KOALA_BATCH_DELAY_MS) for the -batch10 variants: their SUT sends a batch every 10 ms, not 100. */
+const BATCH10: Partial<Record<Variant, Variant>> = { 'recording-batch10': 'recording', 'recording-sink-batch10': 'recording-sink' };
+/** What a variant records into: a -batch10 variant shares its base variant's receiver. */
+const receiverOf = (v: Variant): Variant => BATCH10[v] ?? v;
 /** Variants that export to a receiver whose CPU is counted (a gateway, or the sink). */
-const exporting = (v: Variant): boolean => v === 'recording' || v === 'recording-sink' || v in EXTRA_GATEWAYS;
+const exporting = (v: Variant): boolean => receiverOf(v) === 'recording' || receiverOf(v) === 'recording-sink' || v in EXTRA_GATEWAYS;
 /** Variants recording into a gateway of their own, started alongside the default one. */
 const EXTRA_GATEWAYS: Partial<Record<Variant, { args?: string[]; idle?: boolean; nodeArgs?: string[] }>> = {
   'recording-inline': { args: ['--assembler', 'inline'] },
@@ -326,8 +337,9 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const deps = await startDeps(o.sut);
   if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
   const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc, nice: o.gwNice });
-  if (variants.includes('recording-sink') && o.sut !== 'go') throw new Error('recording-sink is for the Go SUT only');
-  const sinkDir = variants.includes('recording-sink') ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
+  const sinking = variants.some((v) => receiverOf(v) === 'recording-sink');
+  if ((sinking || variants.some((v) => v in BATCH10)) && o.sut !== 'go') throw new Error('recording-sink and the -batch10 variants are for the Go SUT only');
+  const sinkDir = sinking ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
   const sink = sinkDir ? await startSink(sinkDir, gwCpus, o.sinkDump) : undefined;
   const extra = new Map<Variant, GatewayProc>();
   for (const v of variants) {
@@ -337,7 +349,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   /** The gateway variant v records into (the default one for `recording`). */
   const gwOf = (v: Variant): GatewayProc => extra.get(v) ?? gw;
   /** The process that receives what variant v exports: its CPU is counted per run. */
-  const receiverPid = (v: Variant): number => (v === 'recording-sink' ? (sink as Server).pid : gwOf(v).pid);
+  const receiverPid = (v: Variant): number => (receiverOf(v) === 'recording-sink' ? (sink as Server).pid : gwOf(v).pid);
   const drain = async (v: Variant) => gwOf(v).drain();
   const suts = new Map<Variant, Sut>();
   let cBuild: { bin: string; cleanup(): void } | undefined;
@@ -362,7 +374,8 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       const env: Record<string, string> = { KOALA_LOG_LEVEL: 'WARN' };
       if (o.sut === 'go') {
         env.KOALA_AGENT_GRPC_ADDR =
-          v === 'recording-sink' ? (sink?.ready[1] as string) : v === 'recording' || extra.has(v) ? gwOf(v).grpc : noGw;
+          receiverOf(v) === 'recording-sink' ? (sink?.ready[1] as string) : receiverOf(v) === 'recording' || extra.has(v) ? gwOf(v).grpc : noGw;
+        if (v in BATCH10) env.KOALA_BATCH_DELAY_MS = '10';
         if (o.sutProfDir !== undefined) env.KOALA_TEST_CPUPROFILE = join(o.sutProfDir, `pin-${o.pin}-${v}-${++started}.pprof`);
       }
       const sut = await startSut(cmd, args, {
@@ -375,7 +388,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       suts.set(v, sut);
       const w = await loadgen(sut.port, o.conns, o.warmSeconds * 1000, path, toolCpus);
       // Counted for events per request.
-      if (v === 'recording') recordingRequests += w.requests ?? 0;
+      if (receiverOf(v) === 'recording') recordingRequests += w.requests ?? 0;
       await drain(v);
       return sut;
     };
@@ -398,7 +411,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const g1 = cpuMs(receiverPid(v));
         const b1 = readBytes(receiverPid(v));
         const requests = kv.requests ?? 0;
-        if (v === 'recording') recordingRequests += requests;
+        if (receiverOf(v) === 'recording') recordingRequests += requests;
         runs.push({
           sut: o.sut,
           variant: v,

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/koala-replay/koala/go-hooks/internal/pb"
 )
@@ -27,6 +28,7 @@ type settings struct {
 	outboundAddr string  // "" when KOALA_OUTBOUND_ADDR is unset
 	bypass       []string
 	bufferSize   int
+	batchDelay   time.Duration // how long a partial batch waits while only recording
 	logLevel     level
 	logFile      string
 }
@@ -39,6 +41,7 @@ func loadSettings(getenv func(string) string, warn func(string, ...any)) setting
 		outboundAddr: strings.TrimSpace(getenv("KOALA_OUTBOUND_ADDR")),
 		bypass:       splitList(getenv("KOALA_OUTBOUND_BYPASS_ADDR")),
 		bufferSize:   defaultBufferSize,
+		batchDelay:   recordFlushDelay,
 		logLevel:     levelInfo,
 		logFile:      getenv("KOALA_LOG_FILE"),
 	}
@@ -65,6 +68,14 @@ func loadSettings(getenv func(string) string, warn func(string, ...any)) setting
 			s.bufferSize = minBufferSize
 		default:
 			s.bufferSize = n
+		}
+	}
+	if v := getenv("KOALA_BATCH_DELAY_MS"); v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > 1000 {
+			warn("KOALA_BATCH_DELAY_MS=%q: expected 1 to 1000 milliseconds; using %d", v, recordFlushDelay.Milliseconds())
+		} else {
+			s.batchDelay = time.Duration(n) * time.Millisecond
 		}
 	}
 	if v := getenv("KOALA_LOG_LEVEL"); v != "" {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/koala-replay/koala/go-hooks/internal/pb"
 )
@@ -28,20 +29,21 @@ func TestSettingsFromEnvironment(t *testing.T) {
 		"KOALA_OUTBOUND_ADDR":        "127.0.0.1:8",
 		"KOALA_OUTBOUND_BYPASS_ADDR": " :53, 10.0.0.1:80 ,",
 		"KOALA_BUFFER_SIZE":          "1048576",
+		"KOALA_BATCH_DELAY_MS":       "10",
 		"KOALA_LOG_LEVEL":            "debug",
 	}), func(string, ...any) { t.Error("unexpected warning") })
 	if s.gatewayAddr != "127.0.0.1:9" || s.sutName != "svc" || s.mode != pb.Mode_MODE_RECORD_AND_REPLAY ||
 		s.outboundAddr != "127.0.0.1:8" || len(s.bypass) != 2 || s.bypass[0] != ":53" || s.bufferSize != 1<<20 ||
-		s.logLevel != levelDebug {
+		s.batchDelay != 10*time.Millisecond || s.logLevel != levelDebug {
 		t.Errorf("settings = %+v", s)
 	}
 }
 
 func TestBadSettingsWarnAndFallBack(t *testing.T) {
 	n := 0
-	s := loadSettings(envOf(map[string]string{"KOALA_MODE": "sometimes", "KOALA_BUFFER_SIZE": "lots", "KOALA_LOG_LEVEL": "loud"}),
+	s := loadSettings(envOf(map[string]string{"KOALA_MODE": "sometimes", "KOALA_BUFFER_SIZE": "lots", "KOALA_BATCH_DELAY_MS": "0", "KOALA_LOG_LEVEL": "loud"}),
 		func(string, ...any) { n++ })
-	if n != 3 || s.mode != pb.Mode_MODE_RECORD || s.bufferSize != defaultBufferSize || s.logLevel != levelInfo {
+	if n != 4 || s.mode != pb.Mode_MODE_RECORD || s.bufferSize != defaultBufferSize || s.batchDelay != recordFlushDelay || s.logLevel != levelInfo {
 		t.Errorf("%d warnings, settings %+v", n, s)
 	}
 }

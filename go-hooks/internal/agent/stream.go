@@ -142,7 +142,7 @@ func (a *agent) session() error {
 // flushDelay is how long a partial batch waits for more events: long while only recording.
 func (a *agent) flushDelay() time.Duration {
 	if a.mode() == pb.Mode_MODE_RECORD {
-		return recordFlushDelay
+		return a.set.batchDelay
 	}
 	return flushDelay
 }
