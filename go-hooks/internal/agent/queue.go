@@ -12,7 +12,7 @@ import (
 )
 
 // Batch limits: a batch leaves when either is reached, or the flush delay after its first event
-// (recordFlushDelay while only recording, else flushDelay).
+// (recordFlushDelay, or KOALA_BATCH_DELAY_MS, while only recording, else flushDelay).
 //
 // Recording alone needs no promptness, and a gateway pays for every batch it wakes up for, more
 // than for the events in it: fed the same Go traffic (~4,800 requests/s) in batches of ~250 events,
