@@ -2,7 +2,7 @@
  * assembly: what the gateway's assembly costs per request, on real agent traffic and apart from
  * the noise of a shared machine. A file of agent messages as they arrived (from
  * `overhead-cpu.ts --variants recording-sink --sink-dump FILE`) goes through the code the
- * assembly thread runs (decodeBatchEvents, AssemblyCore: assembler and JSONL store), on this
+ * assembly thread runs (AssemblyCore.ingestBatchFrame: decoder, assembler and JSONL store), on this
  * thread, with the assembler's clock replaying the arrival times. Three stages, each a separate
  * pass over the same messages, so the difference between rows is what a stage adds:
  *
@@ -100,20 +100,25 @@ async function pass(stage: Stage, msgs: readonly Dumped[]): Promise<Pass> {
       core.tick();
       nextTick = clock + TICK_MS;
     }
-    // As the assembly thread decodes: the hand decoder, event by event into the assembler (or
-    // into nothing, for the decode stage); the generated one where it gives up.
+    if (core) {
+      // As the assembly thread takes a batch; the dump's other messages (its hello) by the generated decoder.
+      const outcome = core.ingestBatchFrame(1, m.frame);
+      if (typeof outcome === 'number') events += outcome;
+      else {
+        const body = AgentMessage.decode(m.frame).body;
+        if (body?.$case === 'hello') core.agentConnected(1, body.value);
+      }
+      return;
+    }
+    // The decode stage: the hand decoder's two passes, events into nothing.
     const count = plainBatchEvents(m.frame);
     if (count >= 0) {
       events += count;
-      if (core) core.ingestFrom(1, count, (apply) => forEachBatchEvent(m.frame, apply));
-      else forEachBatchEvent(m.frame, () => undefined);
-      return;
+      forEachBatchEvent(m.frame, () => undefined);
+    } else {
+      const body = AgentMessage.decode(m.frame).body;
+      if (body?.$case === 'batch') events += body.value.events.length;
     }
-    const body = AgentMessage.decode(m.frame).body;
-    if (body?.$case === 'batch') {
-      events += body.value.events.length;
-      core?.ingest(1, body.value.events);
-    } else if (body?.$case === 'hello') core?.agentConnected(1, body.value);
   };
   for (const m of msgs) {
     one(m);

@@ -4,7 +4,8 @@
  * (record+replay, where the replay router needs the same events on the main thread).
  */
 import { SessionAssembler, type AssemblerOptions, type AssemblerStats } from '../assembler/session-assembler.js';
-import type { AgentHello, Event } from '../generated/koala/v1/agent.pb.js';
+import { AgentMessage, type AgentHello, type Event } from '../generated/koala/v1/agent.pb.js';
+import { forEachBatchEvent, plainBatchEvents } from '../ingest/batch-decoder.js';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import type { Logger } from '../log/logger.js';
 import { JsonlSessionStore, type SessionStore } from '../store/jsonl-session-store.js';
@@ -85,10 +86,31 @@ export class AssemblyCore {
     this.safely('ingest', () => this.assembler.ingest(linkId, events));
   }
 
-  /** `count` events handed over one at a time by `source` (SessionAssembler.ingestFrom). */
-  ingestFrom(linkId: number, count: number, source: (apply: (e: Event) => void) => void): void {
-    this.events += count;
-    this.safely('ingest', () => this.assembler.ingestFrom(linkId, count, source));
+  /**
+   * An AgentMessage{batch} as it came off the wire. The plain form agents write is checked whole
+   * first, so it is applied entirely or (left to the generated decoder) not at all, then decoded
+   * as it is applied: no decoded batch is alive at once. Anything else goes to the generated
+   * decoder, whose verdict stands. Returns the number of events, or what is wrong with the frame.
+   */
+  ingestBatchFrame(linkId: number, frame: Uint8Array): number | string {
+    const count = plainBatchEvents(frame);
+    if (count >= 0) {
+      if (count > 0) {
+        this.events += count;
+        this.safely('ingest', () => this.assembler.ingestFrom(linkId, count, (apply) => forEachBatchEvent(frame, apply)));
+      }
+      return count;
+    }
+    let msg: AgentMessage;
+    try {
+      msg = AgentMessage.decode(frame);
+    } catch (err) {
+      return `batch of ${frame.byteLength} bytes does not decode: ${(err as Error).message}`;
+    }
+    if (msg.body?.$case !== 'batch') return 'a message that began as a batch decoded as something else';
+    const events = msg.body.value.events;
+    if (events.length > 0) this.ingest(linkId, events);
+    return events.length;
   }
 
   agentDisconnected(linkId: number): void {

@@ -4,8 +4,6 @@
  * receives bytes and passes them here (assembly-thread.ts).
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { AgentMessage } from '../generated/koala/v1/agent.pb.js';
-import { forEachBatchEvent, plainBatchEvents } from '../ingest/batch-decoder.js';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import { Logger } from '../log/logger.js';
 import { AssemblyCore } from './assembly-core.js';
@@ -53,26 +51,10 @@ async function main(port: MessagePort, data: AssemblyWorkerData): Promise<void> 
       case 'batch': {
         clock = m.at;
         processedBytes += m.frame.byteLength;
-        const frame = m.frame;
-        const count = plainBatchEvents(frame);
-        if (count >= 0) {
-          // Checked whole first, so a batch is applied entirely or (left to the generated
-          // decoder) not at all; then decoded as it is applied.
-          if (count > 0) core.ingestFrom(m.link, count, (apply) => forEachBatchEvent(frame, apply));
-        } else {
-          // Not the plain form agents write: the generated decoder decides what it is.
-          let msg: AgentMessage;
-          try {
-            msg = AgentMessage.decode(frame);
-          } catch (err) {
-            post({ t: 'malformed', link: m.link, message: `batch of ${frame.byteLength} bytes does not decode: ${(err as Error).message}` });
-            break;
-          }
-          if (msg.body?.$case !== 'batch') {
-            post({ t: 'malformed', link: m.link, message: 'a message that began as a batch decoded as something else' });
-            break;
-          }
-          if (msg.body.value.events.length > 0) core.ingest(m.link, msg.body.value.events);
+        const outcome = core.ingestBatchFrame(m.link, m.frame);
+        if (typeof outcome === 'string') {
+          post({ t: 'malformed', link: m.link, message: outcome });
+          break;
         }
         progress ??= setTimeout(() => {
           progress = undefined;

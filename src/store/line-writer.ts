@@ -37,7 +37,6 @@ function viewOf(b: Buffer): DataView {
  * encoder's largest single cost, ~85 pieces a session.
  */
 export interface Piece {
-  readonly text: string;
   readonly length: number;
   /** The first length & ~3 bytes as little-endian words. */
   readonly words: Int32Array;
@@ -49,7 +48,7 @@ export function piece(text: string): Piece {
   const b = Buffer.from(text, 'latin1');
   const words = new Int32Array(b.length >> 2);
   for (let i = 0; i < words.length; i++) words[i] = b.readInt32LE(i * 4);
-  return { text, length: b.length, words, tail: new Uint8Array(b.subarray(words.length * 4)) };
+  return { length: b.length, words, tail: new Uint8Array(b.subarray(words.length * 4)) };
 }
 
 /**
