@@ -7,8 +7,9 @@
  * gateway's is counted until it has drained what the run sent it).
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
- *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1][,recording-batch10][,recording-sink-batch10]]
+ *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1][,recording-batch10][,recording-sink-batch10][,plain-hog][,plain-thrash]]
  *        [--same-sut] [--gw-prof DIR] [--sut-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
+ *        [--perf DIR]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -26,6 +27,10 @@
  * recording-batch10, recording-sink-batch10: as recording and recording-sink, with the Go agent
  * sending a batch every 10 ms (KOALA_BATCH_DELAY_MS=10) rather than every 100: smaller batches,
  * whose buffers may stay in the SUT core's cache. Opt-in, Go only.
+ * plain-hog, plain-thrash: the plain SUT with bench/c/cache-thrash.c running where the gateway
+ * would, under SCHED_IDLE through the measured window, over 64 KiB (busy cycles that stay in that
+ * core's own cache) or 64 MiB (memory traffic through the L3 both cores share): what a neighbour
+ * that takes only the other core's idle time costs the SUT, with no koala code anywhere.
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
  * the assembly thread (what `nice -n 19 koala gateway` does in a deployment).
@@ -37,6 +42,16 @@
  * --sut-prof DIR has each Go SUT write a CPU profile, DIR/pin-<layout>-<variant>-<n>.pprof, from
  * start to stop (warm-up included): where recording costs the service itself (`go tool pprof -top`).
  *
+ * --perf DIR samples every process and the kernel through each measured window
+ * (`perf record -a -g`, software clock: this VM has no hardware counters), DIR/<variant>-<n>.data,
+ * and reports per round and per variant the share of the SUT's samples whose stacks hold koala's
+ * code or gRPC's (bench/lib/perf-split.ts). A share within one window does not move with the
+ * machine's speed the way CPU per request does. The files answer more: `perf report -i FILE
+ * --sort comm,dso`. Sampling costs every process a little; compare variants within one run.
+ *
+ * The summary gives each variant's per-round ratios to plain: median, a 95 % confidence interval
+ * of the median (distribution-free, from 6 rounds), and the range.
+ *
  * --sink-dump FILE keeps every message the sink receives (recording-sink), undecoded and with its
  * arrival time: bench/assembly-cost.ts replays such a file through the gateway's assembly.
  *
@@ -47,7 +62,7 @@
  * and the gateway on core N (0, 1, or "any" = both); "none" pins nothing. Several values run the
  * whole matrix once per layout. Needs 2 cores.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,17 +75,25 @@ import { buildCSut, startSut, type Downstreams, type Sut } from '../test/helpers
 import { freePort } from '../test/helpers/ports.js';
 import { buildProgram, parseKv } from './lib/native.js';
 import { run, sleep, startServer, type Server } from './lib/proc.js';
-import { loadText, median } from './lib/report.js';
+import { splitSamples, type SampleSplit } from './lib/perf-split.js';
+import { loadText, median, medianCi } from './lib/report.js';
 
 export type SutKind = 'go' | 'c';
 export type Variant =
   | 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline' | 'recording-idle' | 'recording-semi1'
-  | 'recording-batch10' | 'recording-sink-batch10';
+  | 'recording-batch10' | 'recording-sink-batch10' | 'plain-hog' | 'plain-thrash';
 /** The default variants. */
 export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
 const ALL_VARIANTS: readonly Variant[] = [
-  'plain', 'recording', 'recording-inline', 'recording-idle', 'recording-semi1', 'recording-sink', 'hooked-no-gw', 'recording-batch10', 'recording-sink-batch10',
+  'plain', 'recording', 'recording-inline', 'recording-idle', 'recording-semi1', 'recording-sink', 'hooked-no-gw', 'recording-batch10', 'recording-sink-batch10', 'plain-hog', 'plain-thrash',
 ];
+/**
+ * Variants that run the plain SUT with a neighbour where the gateway would run, at idle priority
+ * through the measured window (bench/c/cache-thrash.c, its argument the span it streams over):
+ * whether busy cycles alone (a span that stays in the core's own cache) or memory traffic (a span
+ * larger than the shared L3) on the other core cost the SUT.
+ */
+const NEIGHBOURS: Partial<Record<Variant, string>> = { 'plain-hog': '64k', 'plain-thrash': '64' };
 /** The Go agent's batch delay (KOALA_BATCH_DELAY_MS) for the -batch10 variants: their SUT sends a batch every 10 ms, not 100. */
 const BATCH10: Partial<Record<Variant, Variant>> = { 'recording-batch10': 'recording', 'recording-sink-batch10': 'recording-sink' };
 /** What a variant records into: a -batch10 variant shares its base variant's receiver. */
@@ -287,6 +310,40 @@ export interface Run {
   load: string;
   /** Busy % of each core while the load ran: shows a core left no idle time. */
   coreBusy: number[];
+  /** With --perf: the SUT's samples over the measured window, and those in koala's and gRPC's code. */
+  perf?: SampleSplit;
+}
+
+/** bench/c/cache-thrash.c over `span` under SCHED_IDLE on `cpus`, until stop(). */
+function startNeighbour(span: string, cpus: string | undefined): { stop(): Promise<void> } {
+  const bin = buildProgram('cache-thrash');
+  const [cmd, args] = onCpu(cpus, 'chrt', ['--idle', '0', bin, span]);
+  const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+  return {
+    stop: async () => {
+      p.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** `perf record` of the whole system until stop(), which waits for perf to write its file. */
+async function startPerf(file: string): Promise<{ stop(): Promise<void> }> {
+  const p = spawn('perf', ['record', '-a', '-g', '-F', '499', '-e', 'cpu-clock', '-q', '-o', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve, reject) => {
+    p.once('error', reject);
+    p.once('exit', () => resolve());
+  });
+  // perf says nothing when it starts sampling; it has by then.
+  await Promise.race([sleep(300), exited]);
+  if (p.exitCode !== null) throw new Error(`perf record exited (${p.exitCode}): is perf installed and allowed here?`);
+  return {
+    stop: async () => {
+      p.kill('SIGINT');
+      await exited;
+    },
+  };
 }
 
 async function loadgen(port: number, conns: number, ms: number, path: string, cpus: string | undefined): Promise<Record<string, number>> {
@@ -317,6 +374,8 @@ export interface MatrixOptions {
   keepStore?: string;
   /** The sink keeps every message it receives here (for bench/assembly-cost.ts). */
   sinkDump?: string;
+  /** `perf record -a -g` of each measured window goes here. */
+  perfDir?: string;
 }
 
 export interface MatrixResult {
@@ -368,7 +427,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
     let started = 0;
     /** A fresh SUT process for variant v, warmed up (pools filled, code hot, the agent connected). */
     const startVariant = async (v: Variant): Promise<Sut> => {
-      const exe = v === 'plain' ? bin : hookedBin;
+      const exe = v === 'plain' || v in NEIGHBOURS ? bin : hookedBin;
       const [cmd, args] = onCpu(sutCpus, exe, o.sut === 'c' ? ['0'] : []);
       const noGw = `127.0.0.1:${await freePort()}`;
       const env: Record<string, string> = { KOALA_LOG_LEVEL: 'WARN' };
@@ -402,9 +461,14 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const g0 = cpuMs(receiverPid(v));
         const b0 = readBytes(receiverPid(v));
         const c0 = coreTimes();
+        const perfFile = o.perfDir === undefined ? undefined : join(o.perfDir, `${v}-${runs.length + 1}.data`);
+        const perf = perfFile === undefined ? undefined : await startPerf(perfFile);
+        const neighbour = NEIGHBOURS[v] === undefined ? undefined : startNeighbour(NEIGHBOURS[v] as string, gwCpus);
         const kv = await loadgen(sut.port, o.conns, o.seconds * 1000, path, toolCpus);
         const cores = coreBusy(c0, coreTimes());
         const s1 = cpuMs(sut.pid);
+        await neighbour?.stop();
+        await perf?.stop();
         const t1 = Date.now();
         await drain(v);
         const drainMs = Math.max(0, Date.now() - t1 - 400);
@@ -428,6 +492,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
           drainMs,
           load,
           coreBusy: cores,
+          perf: perfFile === undefined ? undefined : splitSamples(perfFile, sut.pid),
         });
         if (o.freshSut) {
           await sut.stop();
@@ -436,7 +501,8 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const last = runs[runs.length - 1] as Run;
         console.error(
           `  ${o.sut} ${v.padEnd(12)} pin=${o.pin} ${last.rps.toFixed(0)} req/s sut ${((last.sutCpuMs * 1000) / requests).toFixed(0)} us/req ` +
-            `gw ${((last.gwCpuMs * 1000) / requests).toFixed(0)} us/req drain ${drainMs} ms cores busy ${fmtCores(cores)} % load ${load}`,
+            `gw ${((last.gwCpuMs * 1000) / requests).toFixed(0)} us/req drain ${drainMs} ms cores busy ${fmtCores(cores)} % load ${load}` +
+            (last.perf ? ` perf: SUT ${last.perf.samples} samples, koala ${pct(last.perf.koala, last.perf.samples)} %, gRPC ${pct(last.perf.grpc, last.perf.samples)} %` : ''),
         );
       }
     }
@@ -468,6 +534,8 @@ export interface Summary {
   /** Median over the runs of each core's busy %, "c0/c1". */
   coreBusy: string;
 }
+
+const pct = (part: number, whole: number): string => ((100 * part) / whole).toFixed(1);
 
 const fmtCores = (busy: number[]): string => busy.map((b) => b.toFixed(0)).join('/');
 
@@ -505,8 +573,13 @@ export function paired(runs: Run[], v: Variant): { rps: number[]; sut: number[] 
   return out;
 }
 
+/** Median, its 95 % confidence interval when there are rounds enough (6 or more), and the range. */
 function fmtRange(xs: number[]): string {
-  return `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+  const ci = medianCi(xs);
+  return (
+    `${median(xs).toFixed(2)} (${ci ? `95 % CI ${ci[0].toFixed(2)}–${ci[1].toFixed(2)}, ` : ''}` +
+    `range ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`
+  );
 }
 
 export function table(res: MatrixResult, title: string): string {
@@ -538,6 +611,16 @@ export function table(res: MatrixResult, title: string): string {
       );
     }
   }
+  const sampled = variants.filter((v) => res.runs.some((r) => r.variant === v && r.perf));
+  if (sampled.length > 0) {
+    lines.push('', "perf, the SUT's samples in the measured windows (koala = go-hooks' packages and the net/runtime hooks; gRPC = the agent's stream):");
+    for (const v of sampled) {
+      const mine = res.runs.filter((r) => r.variant === v && r.perf).map((r) => r.perf as SampleSplit);
+      const koala = mine.map((m) => (100 * m.koala) / m.samples);
+      const grpc = mine.map((m) => (100 * m.grpc) / m.samples);
+      lines.push(`  ${v}: koala ${median(koala).toFixed(1)} %, gRPC ${median(grpc).toFixed(1)} % (medians of ${mine.length} rounds)`);
+    }
+  }
   const g = res.gateway;
   lines.push(
     '',
@@ -566,6 +649,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       'sink-dump': { type: 'string' },
       json: { type: 'string' },
       grpc: { type: 'string', default: 'tcp' },
+      perf: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -603,6 +687,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         grpc,
         keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
         sinkDump: values['sink-dump'],
+        perfDir: values.perf,
       });
       out.push({ title, result });
       console.log(table(result, title) + '\n');

@@ -6,17 +6,21 @@
  *
  *   cc -O2 -o /tmp/cache-thrash bench/c/cache-thrash.c
  *   chrt --idle 0 taskset -c 0 /tmp/cache-thrash 64      # MiB
+ *   chrt --idle 0 taskset -c 0 /tmp/cache-thrash 64k     # KiB: stays in the core's own cache
+ *
+ * bench/overhead-cpu.ts runs it so in its plain-thrash and plain-hog variants.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 int main(int argc, char **argv) {
-    size_t mib = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 64;
-    size_t n = mib << 20;
+    char *unit = NULL;
+    size_t count = argc > 1 ? (size_t)strtoul(argv[1], &unit, 10) : 64;
+    size_t n = unit != NULL && (*unit == 'k' || *unit == 'K') ? count << 10 : count << 20;
     volatile uint8_t *p = malloc(n);
     if (p == NULL || n == 0) {
-        fprintf(stderr, "cache-thrash: cannot allocate %zu MiB\n", mib);
+        fprintf(stderr, "cache-thrash: cannot allocate %s\n", argc > 1 ? argv[1] : "64 MiB");
         return 1;
     }
     for (;;) {

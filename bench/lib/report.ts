@@ -92,6 +92,31 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
+/**
+ * A distribution-free confidence interval for the median: the k-th smallest and k-th largest
+ * values, k the largest rank whose interval covers the median with at least `level` probability
+ * (each value falls below the median with probability 1/2, so the count below is Binomial(n, 1/2)).
+ * It assumes nothing about the spread, which on this VM is neither normal nor steady. Undefined
+ * when there are too few values for that level (fewer than 6 at 95 %).
+ */
+export function medianCi(xs: readonly number[], level = 0.95): [number, number] | undefined {
+  const n = xs.length;
+  const s = [...xs].sort((a, b) => a - b);
+  // P(X < k) for X ~ Binomial(n, 1/2), summed upwards; the interval [x_k, x_(n-k+1)] (1-based)
+  // misses the median with probability 2 P(X < k).
+  let below = 0;
+  let term = 0.5 ** n; // P(X = 0)
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    below += term;
+    if (2 * below > 1 - level) break;
+    k = i + 1;
+    term = (term * (n - i)) / (i + 1);
+  }
+  if (k === 0) return undefined;
+  return [s[k - 1] as number, s[n - k] as number];
+}
+
 /** The p-quantile (0..1) of already sorted values, nearest rank. */
 export function quantile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
