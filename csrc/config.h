@@ -26,6 +26,7 @@ struct koala_config {
   size_t buffer_size;
   size_t max_payload;
   size_t exit_flush_ms; /* KOALA_EXIT_FLUSH_MS: the destructor's bound on sending buffered events */
+  size_t send_stall_ms; /* KOALA_SEND_STALL_MS: how long a gateway may read nothing before the writer reconnects */
 };
 
 extern struct koala_config koala_cfg;

@@ -64,19 +64,38 @@ static int drain_input(int fd) {
   }
 }
 
+static uint64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Returns -1 when the connection failed, or when the gateway read nothing for send_stall_ms: a
+ * gateway that accepts and never reads (hung, stopped under a debugger) would otherwise hold this
+ * thread, and every drop count with it, for as long as it lives. Reconnecting lets a gateway that
+ * was restarted meanwhile get the counts. */
 static int write_all(int fd, const uint8_t *p, size_t len) {
+  uint64_t progress_ms = monotonic_ms();
   while (len) {
     ssize_t n = koala_real.send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       p += n;
       len -= (size_t)n;
+      progress_ms = monotonic_ms();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      uint64_t stalled_ms = monotonic_ms() - progress_ms;
+      if (stalled_ms >= koala_cfg.send_stall_ms) {
+        KOALA_LOG(KOALA_LOG_WARN, "the gateway has read nothing for %llu ms; reconnecting (KOALA_SEND_STALL_MS)",
+                  (unsigned long long)stalled_ms);
+        return -1;
+      }
       /* A slow gateway blocks only this thread; the hooks drop and count meanwhile. */
+      uint64_t left_ms = koala_cfg.send_stall_ms - stalled_ms;
       struct pollfd pfd = {fd, POLLOUT | POLLIN, 0};
-      if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) return -1;
+      if (poll(&pfd, 1, left_ms < 1000 ? (int)left_ms : 1000) < 0 && errno != EINTR) return -1;
       if ((pfd.revents & POLLIN) && drain_input(fd) != 0) return -1;
       if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) return -1;
       continue;

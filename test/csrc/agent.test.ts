@@ -1,6 +1,7 @@
 // The agent around the hooks: hello, fork, hooks before the constructor, an absent or late
 // gateway (drops counted, reported after reconnecting), prompt exit.
 import { expect } from 'chai';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 
 import { AgentKind, EventKind as K, Mode } from '../../src/generated/koala/v1/agent.pb.js';
@@ -101,5 +102,32 @@ describe('csrc agent', function () {
     expect(events[events.length - 1]!.kind).to.equal(K.EVENT_KIND_SEND);
     expect(Buffer.from(events[events.length - 1]!.payload).toString()).to.equal('last');
     expect(events.map((e) => e.seq)).to.deep.equal(events.map((_, i) => BigInt(i + 1)));
+  });
+
+  it('gives up on a gateway that accepts and never reads, reconnects, and leaves the program unharmed', async () => {
+    // A stuck gateway: every connection is accepted and never read, so the socket buffer fills.
+    const path = dir.file('stuck.sock');
+    const accepted: Socket[] = [];
+    const stuck = createServer({ pauseOnConnect: true }, (s) => void accepted.push(s));
+    await new Promise<void>((r) => stuck.listen(path, r));
+    try {
+      const bin = compile(dir, 'burst');
+      // ~4 MB of events (2000 round trips of 512 bytes, recorded both ways, twice over) fill the
+      // socket long before the program ends; it then lingers 1.5 s, past the stall bound.
+      const res = await run(
+        bin,
+        ['4000', '1500'],
+        shimEnv(path, { KOALA_SEND_STALL_MS: '300', KOALA_LOG_LEVEL: 'WARN', KOALA_EXIT_FLUSH_MS: '200' }),
+      );
+      expect(res.code).to.equal(0);
+      expect(res.out.c).to.match(/^\d+$/);
+      expect(res.ms, 'the program is not held by the writer').to.be.below(5000);
+      expect(res.stderr).to.match(/the gateway has read nothing for \d+ ms; reconnecting/);
+      // The writer dropped the stuck connection and came back with a new one.
+      expect(accepted.length).to.be.at.least(2);
+    } finally {
+      for (const s of accepted) s.destroy();
+      await new Promise<void>((r) => stuck.close(() => r()));
+    }
   });
 });
