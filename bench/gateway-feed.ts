@@ -2,18 +2,19 @@
  * feed: what a recording `koala gateway` spends per session on real Go agent traffic, with
  * nothing else running. go-hooks/cmd/koala-bench-feed sends a dump of what a Go SUT's agent sent
  * (`overhead-cpu.ts --variants recording-sink --sink-dump FILE`) over one gRPC stream; the
- * gateway (started from source, as overhead-cpu.ts starts it) receives, assembles and stores it.
+ * gateway (built, as users run it and as overhead-cpu.ts starts it; --source: from source under
+ * tsx) receives, assembles and stores it.
  * Its CPU comes from /proc, all threads and the receiving thread apart, until it has drained.
  *
  *   node --import tsx bench/gateway-feed.ts --frames FILE [--rounds 3] [--speed 0,1] [--merge 1]
- *        [--assembler thread,inline] [--checkout DIR] [--node-args 'FLAGS|FLAGS']
+ *        [--assembler thread,inline] [--checkout DIR] [--source] [--node-args 'FLAGS|FLAGS']
  *
  * --speed 1 keeps the recorded pace (the gateway's cost at the load the dump was recorded at), 0
  * sends as fast as the stream takes it (the most the gateway can take). --merge K sends every K
  * batches as one (what larger agent batches would do). Each gateway is warmed up with one feed of
  * the same dump first (not measured): a fresh process compiles as it goes, which a long-running
- * gateway does not. --checkout DIR runs the gateway of another checkout of this repository (its
- * src/cli/main.ts), for a before/after on the same dump. --node-args gives the gateway's Node
+ * gateway does not. --checkout DIR runs the gateway of another checkout of this repository (built
+ * with its tsconfig.json, or its src/cli/main.ts with --source), for a before/after on the same dump. --node-args gives the gateway's Node
  * flags, a row per `|`-separated set (an empty set: none), e.g. `'|--single-threaded-gc'`.
  */
 import { spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { builtKoalaMain } from './lib/built-koala.js';
 import { cpuMs, startGatewayProc } from './overhead-cpu.js';
 import { run } from './lib/proc.js';
 import { finish, header, median, type Cell } from './lib/report.js';
@@ -124,6 +126,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       assembler: { type: 'string', default: 'thread,inline' },
       merge: { type: 'string', default: '1' },
       checkout: { type: 'string' },
+      source: { type: 'boolean', default: false },
       'node-args': { type: 'string', default: '' },
     },
   });
@@ -134,7 +137,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const rounds = Number(values.rounds);
   const merge = Number(values.merge);
   const flagSets = (values['node-args'] as string).split('|').map((f) => f.trim());
-  const main = values.checkout === undefined ? undefined : join(values.checkout, 'src/cli/main.ts');
+  const main = values.source
+    ? join(values.checkout ?? fileURLToPath(new URL('../', import.meta.url)), 'src/cli/main.ts')
+    : builtKoalaMain(values.checkout);
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-feed-'));
   try {
     const feeder = buildFeeder(dir);

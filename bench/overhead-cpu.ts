@@ -1,7 +1,7 @@
 /**
  * Recording overhead as CPU per request, with every party in its own process: the C load
  * generator (bench/c/loadgen.c), the C HTTP downstream (bench/c/downstream.c), Redis, MariaDB,
- * the SUT, and `koala gateway` (run from source, as `koala gateway` runs in production). On a
+ * the SUT, and `koala gateway` (built, as users run it). On a
  * saturated box throughput mostly measures who wins the CPU, so the honest figure is the CPU each
  * process spends per request (utime+stime from /proc/<pid>/stat, before and after each run; the
  * gateway's is counted until it has drained what the run sent it).
@@ -9,7 +9,7 @@
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
  *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1][,recording-batch10][,recording-sink-batch10][,plain-hog][,plain-thrash]]
  *        [--same-sut] [--gw-prof DIR] [--sut-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
- *        [--perf DIR]
+ *        [--perf DIR] [--gw-source]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -31,6 +31,9 @@
  * would, under SCHED_IDLE through the measured window, over 64 KiB (busy cycles that stay in that
  * core's own cache) or 64 MiB (memory traffic through the L3 both cores share): what a neighbour
  * that takes only the other core's idle time costs the SUT, with no koala code anywhere.
+ *
+ * The gateway runs as users run it, built (`tsc`, once per run; bench/lib/built-koala.ts);
+ * --gw-source runs it from source under tsx instead (~2 µs more per session, in V8's helpers).
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
  * the assembly thread (what `nice -n 19 koala gateway` does in a deployment).
@@ -73,6 +76,7 @@ import { startMariaDb, type MariaDb } from '../test/helpers/mariadb.js';
 import { startRedis, type Redis } from '../test/helpers/redis.js';
 import { buildCSut, startSut, type Downstreams, type Sut } from '../test/helpers/sut.js';
 import { freePort } from '../test/helpers/ports.js';
+import { builtKoalaMain } from './lib/built-koala.js';
 import { buildProgram, parseKv } from './lib/native.js';
 import { run, sleep, startServer, type Server } from './lib/proc.js';
 import { splitSamples, type SampleSplit } from './lib/perf-split.js';
@@ -195,13 +199,15 @@ export interface GatewayProc {
 export async function startGatewayProc(
   opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number; idle?: boolean; main?: string; nodeArgs?: string[] } = {},
 ): Promise<GatewayProc> {
+  const main = opts.main ?? builtKoalaMain();
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
   const storeDir = join(dir, 'store');
   const logFile = join(dir, 'gateway.log');
   const nodeArgs = [
     ...(opts.profDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profDir] : []),
     ...(opts.nodeArgs ?? []),
-    '--import', TSX, opts.main ?? MAIN,
+    // A .ts main runs under tsx, as from source; else the built command, as users run it.
+    ...(main.endsWith('.ts') ? ['--import', TSX] : []), main,
     'gateway', '--mode', 'record', '--store', storeDir, '--agent-socket', join(dir, 'agent.sock'),
     '--grpc-addr', opts.grpc === 'unix' ? `unix://${join(dir, 'agent-grpc.sock')}` : '127.0.0.1:0',
     ...(opts.args ?? []),
@@ -376,6 +382,8 @@ export interface MatrixOptions {
   sinkDump?: string;
   /** `perf record -a -g` of each measured window goes here. */
   perfDir?: string;
+  /** Run the gateways from source under tsx instead of built (bench/lib/built-koala.ts). */
+  gwSource?: boolean;
 }
 
 export interface MatrixResult {
@@ -395,7 +403,8 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const path = o.sut === 'go' ? '/fanout' : '/all';
   const deps = await startDeps(o.sut);
   if (pinned) for (const c of children()) if (/redis|mariadb|mysqld/.test(c.comm)) pinPid(c.pid, '0');
-  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc, nice: o.gwNice });
+  const main = o.gwSource ? MAIN : undefined;
+  const gw = await startGatewayProc({ cpus: gwCpus, profDir: o.gwProfDir, keepStore: o.keepStore, grpc: o.grpc, nice: o.gwNice, main });
   const sinking = variants.some((v) => receiverOf(v) === 'recording-sink');
   if ((sinking || variants.some((v) => v in BATCH10)) && o.sut !== 'go') throw new Error('recording-sink and the -batch10 variants are for the Go SUT only');
   const sinkDir = sinking ? mkdtempSync(join(tmpdir(), 'koala-bench-sink-')) : undefined;
@@ -403,7 +412,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const extra = new Map<Variant, GatewayProc>();
   for (const v of variants) {
     const how = EXTRA_GATEWAYS[v];
-    if (how) extra.set(v, await startGatewayProc({ cpus: gwCpus, grpc: o.grpc, ...how }));
+    if (how) extra.set(v, await startGatewayProc({ cpus: gwCpus, grpc: o.grpc, main, ...how }));
   }
   /** The gateway variant v records into (the default one for `recording`). */
   const gwOf = (v: Variant): GatewayProc => extra.get(v) ?? gw;
@@ -650,6 +659,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       json: { type: 'string' },
       grpc: { type: 'string', default: 'tcp' },
       perf: { type: 'string' },
+      'gw-source': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -688,6 +698,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
         sinkDump: values['sink-dump'],
         perfDir: values.perf,
+        gwSource: values['gw-source'],
       });
       out.push({ title, result });
       console.log(table(result, title) + '\n');
