@@ -192,7 +192,7 @@ int koala_config_load(void) {
     return -1;
   if (parse_size("KOALA_EXIT_FLUSH_MS", getenv("KOALA_EXIT_FLUSH_MS"), 200, 0, &koala_cfg.exit_flush_ms) != 0) return -1;
   if (koala_cfg.exit_flush_ms > 60000) koala_cfg.exit_flush_ms = 60000;
-  if (parse_size("KOALA_SEND_STALL_MS", getenv("KOALA_SEND_STALL_MS"), 10000, 100, &koala_cfg.send_stall_ms) != 0) return -1;
+  if (parse_size("KOALA_SEND_STALL_MS", getenv("KOALA_SEND_STALL_MS"), 60000, 100, &koala_cfg.send_stall_ms) != 0) return -1;
   if (koala_cfg.send_stall_ms > 600000) koala_cfg.send_stall_ms = 600000;
   return 0;
 }
