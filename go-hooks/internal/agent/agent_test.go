@@ -137,6 +137,27 @@ func TestLargePayloadsSplitIntoMegabyteBatches(t *testing.T) {
 	}
 }
 
+func TestAGatewayThatNeverReadsIsLeftAfterTheStallBound(t *testing.T) {
+	g := startFakeGateway(t, "127.0.0.1:0", nil)
+	g.stuck.Store(true)
+	a := testAgent(t, Config{GatewayAddr: g.addr}, map[string]string{"KOALA_SEND_STALL_MS": "300", "KOALA_BATCH_DELAY_MS": "10"})
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	for i := 0; i < 40; i++ { // 2.5 MiB: far more than the stream's flow-control window
+		sendEvent(a, 1, chunk)
+	}
+	g.waitFor(t, "the agent to leave the stuck stream and connect again", 10*time.Second, func() bool { return g.helloCount() >= 2 })
+	// The gateway reads again: the batch abandoned on the stuck stream arrives as counted drops.
+	g.stuck.Store(false)
+	g.waitFor(t, "a drop report", 10*time.Second, func() bool {
+		for _, e := range g.events() {
+			if e.GetKind() == pb.EventKind_EVENT_KIND_DROP_REPORT && e.GetDroppedEvents() > 0 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 func TestDropsCountedWhileGatewayAbsentAreReportedOnConnect(t *testing.T) {
 	addr := freeAddr(t)
 	a := testAgent(t, Config{GatewayAddr: addr}, map[string]string{"KOALA_BUFFER_SIZE": "65536"})

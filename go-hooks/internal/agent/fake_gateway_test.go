@@ -3,6 +3,7 @@ package agent
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ type fakeGateway struct {
 	addr   string
 	srv    *grpc.Server
 	config *pb.AgentConfig
+	stuck  atomic.Bool // takes the hello, then never reads again (a hung gateway)
 
 	mu      sync.Mutex
 	hellos  []*pb.AgentHello
@@ -70,6 +72,10 @@ func (g *fakeGateway) Connect(stream grpc.BidiStreamingServer[pb.AgentMessage, p
 	g.hellos = append(g.hellos, first.GetHello())
 	g.mu.Unlock()
 	g.poke()
+	if g.stuck.Load() {
+		<-stream.Context().Done()
+		return stream.Context().Err()
+	}
 	if g.config != nil {
 		if err := stream.Send(&pb.GatewayMessage{Body: &pb.GatewayMessage_Config{Config: g.config}}); err != nil {
 			return err
@@ -85,6 +91,12 @@ func (g *fakeGateway) Connect(stream grpc.BidiStreamingServer[pb.AgentMessage, p
 		g.mu.Unlock()
 		g.poke()
 	}
+}
+
+func (g *fakeGateway) helloCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.hellos)
 }
 
 func (g *fakeGateway) poke() {

@@ -29,6 +29,7 @@ type settings struct {
 	bypass       []string
 	bufferSize   int
 	batchDelay   time.Duration // how long a partial batch waits while only recording
+	sendStall    time.Duration // how long a batch may wait for the gateway to take it
 	logLevel     level
 	logFile      string
 }
@@ -42,6 +43,7 @@ func loadSettings(getenv func(string) string, warn func(string, ...any)) setting
 		bypass:       splitList(getenv("KOALA_OUTBOUND_BYPASS_ADDR")),
 		bufferSize:   defaultBufferSize,
 		batchDelay:   recordFlushDelay,
+		sendStall:    defaultSendStall,
 		logLevel:     levelInfo,
 		logFile:      getenv("KOALA_LOG_FILE"),
 	}
@@ -76,6 +78,14 @@ func loadSettings(getenv func(string) string, warn func(string, ...any)) setting
 			warn("KOALA_BATCH_DELAY_MS=%q: expected 1 to 1000 milliseconds; using %d", v, recordFlushDelay.Milliseconds())
 		} else {
 			s.batchDelay = time.Duration(n) * time.Millisecond
+		}
+	}
+	if v := getenv("KOALA_SEND_STALL_MS"); v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 100 || n > 600000 {
+			warn("KOALA_SEND_STALL_MS=%q: expected 100 to 600000 milliseconds; using %d", v, defaultSendStall.Milliseconds())
+		} else {
+			s.sendStall = time.Duration(n) * time.Millisecond
 		}
 	}
 	if v := getenv("KOALA_LOG_LEVEL"); v != "" {

@@ -15,7 +15,7 @@ func TestSettingsDefaults(t *testing.T) {
 	var warned []string
 	s := loadSettings(envOf(nil), func(f string, _ ...any) { warned = append(warned, f) })
 	exe, _ := os.Executable()
-	if s.gatewayAddr != "127.0.0.1:2517" || s.mode != pb.Mode_MODE_RECORD || s.bufferSize != 32<<20 ||
+	if s.gatewayAddr != "127.0.0.1:2517" || s.mode != pb.Mode_MODE_RECORD || s.bufferSize != 32<<20 || s.sendStall != time.Minute ||
 		s.sutName != filepath.Base(exe) || s.outboundAddr != "" || len(s.bypass) != 0 || len(warned) != 0 {
 		t.Errorf("defaults = %+v, warnings %v", s, warned)
 	}
@@ -30,20 +30,22 @@ func TestSettingsFromEnvironment(t *testing.T) {
 		"KOALA_OUTBOUND_BYPASS_ADDR": " :53, 10.0.0.1:80 ,",
 		"KOALA_BUFFER_SIZE":          "1048576",
 		"KOALA_BATCH_DELAY_MS":       "10",
+		"KOALA_SEND_STALL_MS":        "2500",
 		"KOALA_LOG_LEVEL":            "debug",
 	}), func(string, ...any) { t.Error("unexpected warning") })
 	if s.gatewayAddr != "127.0.0.1:9" || s.sutName != "svc" || s.mode != pb.Mode_MODE_RECORD_AND_REPLAY ||
 		s.outboundAddr != "127.0.0.1:8" || len(s.bypass) != 2 || s.bypass[0] != ":53" || s.bufferSize != 1<<20 ||
-		s.batchDelay != 10*time.Millisecond || s.logLevel != levelDebug {
+		s.batchDelay != 10*time.Millisecond || s.sendStall != 2500*time.Millisecond || s.logLevel != levelDebug {
 		t.Errorf("settings = %+v", s)
 	}
 }
 
 func TestBadSettingsWarnAndFallBack(t *testing.T) {
 	n := 0
-	s := loadSettings(envOf(map[string]string{"KOALA_MODE": "sometimes", "KOALA_BUFFER_SIZE": "lots", "KOALA_BATCH_DELAY_MS": "0", "KOALA_LOG_LEVEL": "loud"}),
+	s := loadSettings(envOf(map[string]string{"KOALA_MODE": "sometimes", "KOALA_BUFFER_SIZE": "lots", "KOALA_BATCH_DELAY_MS": "0", "KOALA_SEND_STALL_MS": "99", "KOALA_LOG_LEVEL": "loud"}),
 		func(string, ...any) { n++ })
-	if n != 4 || s.mode != pb.Mode_MODE_RECORD || s.bufferSize != defaultBufferSize || s.batchDelay != recordFlushDelay || s.logLevel != levelInfo {
+	if n != 5 || s.mode != pb.Mode_MODE_RECORD || s.bufferSize != defaultBufferSize || s.batchDelay != recordFlushDelay ||
+		s.sendStall != defaultSendStall || s.logLevel != levelInfo {
 		t.Errorf("%d warnings, settings %+v", n, s)
 	}
 }

@@ -19,6 +19,9 @@ const (
 	agentVersion    = "koala-go-agent/0.1.0"
 	backoffMin      = 50 * time.Millisecond
 	backoffMax      = time.Second
+	// A gateway whose assembly falls behind stops reading on purpose until it catches up; a
+	// minute without taking a batch is a hung gateway (KOALA_SEND_STALL_MS).
+	defaultSendStall = time.Minute
 )
 
 var errStopped = errors.New("koala: agent stopped")
@@ -109,7 +112,7 @@ func (a *agent) session() error {
 
 	// Drops from before this stream are reported first thing after the reconnect.
 	a.q.pushDropReport(uint64(time.Now().UnixNano()))
-	if err := a.flush(stream); err != nil {
+	if err := a.flush(stream, cancel); err != nil {
 		return a.stopped(err)
 	}
 	for {
@@ -133,7 +136,7 @@ func (a *agent) session() error {
 			t.Stop()
 		}
 		a.q.pushDropReport(uint64(time.Now().UnixNano()))
-		if err := a.flush(stream); err != nil {
+		if err := a.flush(stream, cancel); err != nil {
 			return a.stopped(err)
 		}
 	}
@@ -151,14 +154,23 @@ type sender interface {
 	SendMsg(m any) error
 }
 
-// flush sends everything queued, in batches. A batch whose send fails is counted as dropped.
-func (a *agent) flush(stream sender) error {
+// flush sends everything queued, in batches. A batch whose send fails is counted as dropped. A
+// gateway that accepts and never reads would hold a send, and with it every drop count, for as
+// long as it lives: past the stall bound the stream is cancelled (abandon), the send fails, and
+// the agent reconnects.
+func (a *agent) flush(stream sender, abandon func()) error {
 	for {
 		b := a.q.take()
 		if b == nil {
 			return nil
 		}
-		if err := stream.SendMsg(b.message(a.q.pool)); err != nil {
+		stalled := time.AfterFunc(a.set.sendStall, func() {
+			a.log.warnf("the gateway %s has taken nothing for %v; reconnecting (KOALA_SEND_STALL_MS)", a.set.gatewayAddr, a.set.sendStall)
+			abandon()
+		})
+		err := stream.SendMsg(b.message(a.q.pool))
+		stalled.Stop()
+		if err != nil {
 			a.q.countLost(b)
 			return err
 		}
