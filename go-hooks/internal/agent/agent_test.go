@@ -146,7 +146,8 @@ func TestAGatewayThatNeverReadsIsLeftAfterTheStallBound(t *testing.T) {
 		sendEvent(a, 1, chunk)
 	}
 	g.waitFor(t, "the agent to leave the stuck stream and connect again", 10*time.Second, func() bool { return g.helloCount() >= 2 })
-	// The gateway reads again: the batch abandoned on the stuck stream arrives as counted drops.
+	// The gateway reads again: the batch abandoned on the first stream arrives as counted drops,
+	// reported first thing on a later stream.
 	g.stuck.Store(false)
 	g.waitFor(t, "a drop report", 10*time.Second, func() bool {
 		for _, e := range g.events() {

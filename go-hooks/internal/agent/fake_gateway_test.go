@@ -18,7 +18,7 @@ type fakeGateway struct {
 	addr   string
 	srv    *grpc.Server
 	config *pb.AgentConfig
-	stuck  atomic.Bool // takes the hello, then never reads again (a hung gateway)
+	stuck  atomic.Bool // while set, takes the hello and then reads nothing (a hung gateway)
 
 	mu      sync.Mutex
 	hellos  []*pb.AgentHello
@@ -72,9 +72,13 @@ func (g *fakeGateway) Connect(stream grpc.BidiStreamingServer[pb.AgentMessage, p
 	g.hellos = append(g.hellos, first.GetHello())
 	g.mu.Unlock()
 	g.poke()
-	if g.stuck.Load() {
-		<-stream.Context().Done()
-		return stream.Context().Err()
+	// A stuck gateway reads nothing more until it is unstuck (or the stream ends).
+	for g.stuck.Load() {
+		select {
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	if g.config != nil {
 		if err := stream.Send(&pb.GatewayMessage{Body: &pb.GatewayMessage_Config{Config: g.config}}); err != nil {
