@@ -72,22 +72,8 @@ func loadSettings(getenv func(string) string, warn func(string, ...any)) setting
 			s.bufferSize = n
 		}
 	}
-	if v := getenv("KOALA_BATCH_DELAY_MS"); v != "" {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 1 || n > 1000 {
-			warn("KOALA_BATCH_DELAY_MS=%q: expected 1 to 1000 milliseconds; using %d", v, recordFlushDelay.Milliseconds())
-		} else {
-			s.batchDelay = time.Duration(n) * time.Millisecond
-		}
-	}
-	if v := getenv("KOALA_SEND_STALL_MS"); v != "" {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 100 || n > 600000 {
-			warn("KOALA_SEND_STALL_MS=%q: expected 100 to 600000 milliseconds; using %d", v, defaultSendStall.Milliseconds())
-		} else {
-			s.sendStall = time.Duration(n) * time.Millisecond
-		}
-	}
+	s.batchDelay = millis(getenv, warn, "KOALA_BATCH_DELAY_MS", 1, 1000, s.batchDelay)
+	s.sendStall = millis(getenv, warn, "KOALA_SEND_STALL_MS", 100, 600000, s.sendStall)
 	if v := getenv("KOALA_LOG_LEVEL"); v != "" {
 		if l, ok := parseLevel(v); ok {
 			s.logLevel = l
@@ -96,6 +82,20 @@ func loadSettings(getenv func(string) string, warn func(string, ...any)) setting
 		}
 	}
 	return s
+}
+
+// millis reads a duration in milliseconds between lo and hi; unset or bad, it is def (bad warns).
+func millis(getenv func(string) string, warn func(string, ...any), name string, lo, hi int, def time.Duration) time.Duration {
+	v := getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < lo || n > hi {
+		warn("%s=%q: expected %d to %d milliseconds; using %d", name, v, lo, hi, def.Milliseconds())
+		return def
+	}
+	return time.Duration(n) * time.Millisecond
 }
 
 func parseMode(v string) (pb.Mode, bool) {
