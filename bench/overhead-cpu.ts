@@ -33,7 +33,7 @@
  * that takes only the other core's idle time costs the SUT, with no koala code anywhere.
  *
  * The gateway runs as users run it, built (`tsc`, once per run; bench/lib/built-koala.ts);
- * --gw-source runs it from source under tsx instead (~2 µs more per session, in V8's helpers).
+ * --gw-source runs it from source under tsx instead (~3 µs more per session, in V8's helpers).
  *
  * --gw-nice N starts the recording gateway under `nice -n N`: the receiving thread too, not only
  * the assembly thread (what `nice -n 19 koala gateway` does in a deployment).

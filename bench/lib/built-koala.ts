@@ -2,7 +2,7 @@
  * The koala command as users run it: the compiled JavaScript of `package.json`'s bin
  * (dist/src/cli/main.js), built fresh from a checkout's sources. Run from source under tsx, the
  * gateway carries tsx's loader thread and a larger main heap: fed the same traffic its helper
- * threads spent ~2 µs more per session (bench/RESULTS-overhead.md, Session 8). Small, but not
+ * threads spent ~3 µs more per session (bench/RESULTS-overhead.md, Session 8). Small, but not
  * what users run, so the benchmarks measure the built command unless asked.
  */
 import { spawnSync } from 'node:child_process';
