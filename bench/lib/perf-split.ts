@@ -17,7 +17,8 @@ export interface SampleSplit {
 }
 
 const GRPC = /google\.golang\.org\/grpc|golang\.org\/x\/net\/http2/;
-const KOALA = /koala-replay\/koala\/go-hooks|\bnet\.koala|\bruntime\.koala|\bnet\.\(\*[A-Za-z]+\)\.koala/;
+// The overlay's hooks: net.koalaIO, net.(*netFD).koalaConnID, runtime.koalaGoexit, runtime.KoalaSystemstack...
+const KOALA = /koala-replay\/koala\/go-hooks|\b(?:net|runtime)\.(?:\(\*\w+\)\.)?[kK]oala/;
 
 export function splitSamples(file: string, pid: number): SampleSplit {
   const r = spawnSync('perf', ['script', '-i', file, '--pid', String(pid), '-F', 'pid,ip,sym'], {

@@ -166,20 +166,19 @@ export class JsonlSessionStore implements SessionStore {
     this.kick();
   }
 
-  /** The chunk taking lines joins the queue; the next line starts another. */
   /** A chunk to fill, with room for a line of `len` bytes (a bigger line has one to itself). */
   private startChunk(newFile: boolean, len: number): Chunk {
     const buf = len > COALESCE_BYTES ? Buffer.allocUnsafeSlow(len) : (this.spare.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BYTES));
     return (this.filling = { buf, len: 0, sessions: 0, newFile });
   }
 
+  /** The chunk taking lines joins the queue (an empty one goes back to the spares); the next line starts another. */
   private seal(): void {
     const c = this.filling;
     if (c !== undefined && c.len > 0) this.queue.push(c);
     else if (c !== undefined && c.buf.length === COALESCE_BYTES && this.spare.length < SPARE_CHUNKS) this.spare.push(c.buf);
     this.filling = undefined;
   }
-
 
   async flush(): Promise<void> {
     this.kick(true);
