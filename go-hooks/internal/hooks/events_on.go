@@ -20,8 +20,8 @@ func Recording() bool { return mode()&pb.Mode_MODE_RECORD != 0 }
 // a pooled connection by the SEND byte counts, so an unreported write would stall it.
 func reportingAllBytes() bool { return mode()&(pb.Mode_MODE_RECORD|pb.Mode_MODE_REPLAY) != 0 }
 
-// newEvent stamps an event with the current goroutine's identity and marks the goroutine as
-// tracked, so its exit is reported.
+// newEvent stamps an event with the current goroutine's identity and, when the goroutine is the
+// owner of the event's session, marks it as tracked, so its exit is reported.
 func newEvent(kind pb.EventKind) agent.Record {
 	var r agent.Record
 	stamp(&r, kind)
@@ -32,8 +32,14 @@ func newEvent(kind pb.EventKind) agent.Record {
 // point of the SUT's stacks, where every byte of frame can make the runtime grow (copy) a stack.
 func stamp(r *agent.Record, kind pb.EventKind) {
 	goid, parent, owner := gid.Current()
-	if f := gid.Flags(); f&gid.FlagTracked == 0 {
-		gid.SetFlags(f | gid.FlagTracked)
+	// The gateway keys a session by its owner (the goroutine itself when it has none), and a
+	// THREAD_EXIT ends the session keyed by the exiting goroutine. A goroutine working for another
+	// (inherited or delegated owner, e.g. every fan-out child) keys none: its exit would be a fifth
+	// of all events, for nothing.
+	if owner == 0 || owner == goid {
+		if f := gid.Flags(); f&gid.FlagTracked == 0 {
+			gid.SetFlags(f | gid.FlagTracked)
+		}
 	}
 	r.TsNs = uint64(time.Now().UnixNano())
 	r.Tid, r.Vtid, r.ParentTid = int64(goid), int64(owner), int64(parent)

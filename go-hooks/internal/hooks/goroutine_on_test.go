@@ -93,6 +93,54 @@ func TestExitIsReportedOnlyForGoroutinesThatDidIO(t *testing.T) {
 	}
 }
 
+// A goroutine working for another's session (here its owner is set, as a go statement from a
+// session root or koala.Delegate sets it) keys no session of its own, so its exit is not sent;
+// one that is its own owner still reports it.
+func TestExitIsNotReportedForGoroutinesWorkingForAnotherOwner(t *testing.T) {
+	rec, stop := hooks.Capture()
+	defer stop()
+	ln := drainingListener(t)
+	dialWrite := func() {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err == nil {
+			c.Write([]byte("x"))
+			c.Close()
+		}
+	}
+	helperGoid, rootGoid := make(chan uint64, 1), make(chan uint64, 1)
+	go func() {
+		gid.SetOwner(987654321) // another goroutine's session
+		dialWrite()
+		helperGoid <- current().goid
+	}()
+	go func() {
+		gid.SetOwner(current().goid)
+		dialWrite()
+		rootGoid <- current().goid
+	}()
+	helper, root := <-helperGoid, <-rootGoid
+	eventually(t, "THREAD_EXIT of the goroutine that owns itself", func() bool {
+		for _, ev := range kindEvents(rec.Events(), pb.EventKind_EVENT_KIND_THREAD_EXIT) {
+			if uint64(ev.Tid) == root {
+				return true
+			}
+		}
+		return false
+	})
+	sent := false
+	for _, ev := range rec.Events() {
+		if uint64(ev.Tid) == helper && ev.Kind == pb.EventKind_EVENT_KIND_SEND {
+			sent = true
+		}
+		if uint64(ev.Tid) == helper && ev.Kind == pb.EventKind_EVENT_KIND_THREAD_EXIT {
+			t.Fatalf("THREAD_EXIT for goroutine %d, whose events belong to owner 987654321", helper)
+		}
+	}
+	if !sent {
+		t.Fatalf("the helper goroutine %d's write was not recorded", helper)
+	}
+}
+
 func TestExcludedGoroutineAndChildrenAreNotRecorded(t *testing.T) {
 	rec, stop := hooks.Capture()
 	defer stop()
