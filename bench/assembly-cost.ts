@@ -28,7 +28,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { AgentMessage } from '../src/generated/koala/v1/agent.pb.js';
 import { AssemblyCore } from '../src/gateway/assembly-core.js';
 import { STORE_PACE } from '../src/gateway/store-pacer.js';
-import { forEachBatchEvent, plainBatchEvents } from '../src/ingest/batch-decoder.js';
+import { forEachBatchEvent } from '../src/ingest/batch-decoder.js';
 import { Logger } from '../src/log/logger.js';
 import { encodeSessionLineView } from '../src/store/session-line-encoder.js';
 import { finish, header, median, type Cell } from './lib/report.js';
@@ -110,12 +110,10 @@ async function pass(stage: Stage, msgs: readonly Dumped[]): Promise<Pass> {
       }
       return;
     }
-    // The decode stage: the hand decoder's two passes, events into nothing.
-    const count = plainBatchEvents(m.frame);
-    if (count >= 0) {
-      events += count;
-      forEachBatchEvent(m.frame, () => undefined);
-    } else {
+    // The decode stage: the hand decoder's one pass, events into nothing.
+    const progress = forEachBatchEvent(m.frame, () => undefined);
+    if (progress.complete) events += progress.applied;
+    else {
       const body = AgentMessage.decode(m.frame).body;
       if (body?.$case === 'batch') events += body.value.events.length;
     }

@@ -174,23 +174,27 @@ export class SessionAssembler {
   }
 
   ingest(linkId: number, events: Event[]): void {
-    this.ingestFrom(linkId, events.length, (apply) => {
+    this.ingestFrom(linkId, () => events.length, (apply) => {
       for (const e of events) apply(e);
     });
   }
 
   /**
-   * Applies `count` events as `source` hands them over, one at a time: a batch can be decoded as
-   * it is applied, so no more than one decoded event need be alive at once.
+   * Applies events as `source` hands them over, one at a time: a batch can be decoded as it is
+   * applied, so no more than one decoded event need be alive at once. Returns how many it took:
+   * those applied, or, from a link with no hello, `count()` rejected (only then is it asked).
    */
-  ingestFrom(linkId: number, count: number, source: (apply: (e: Event) => void) => void): void {
+  ingestFrom(linkId: number, count: () => number, source: (apply: (e: Event) => void) => void): number {
     const p = this.links.get(linkId);
     if (!p) {
-      this.counters.rejectedEvents += count;
-      this.warn('events from a link with no hello dropped', { linkId, events: count });
-      return;
+      const n = count();
+      this.counters.rejectedEvents += n;
+      this.warn('events from a link with no hello dropped', { linkId, events: n });
+      return n;
     }
+    let taken = 0;
     source((e) => {
+      taken++;
       try {
         this.apply(p, e);
         this.counters.eventsApplied++;
@@ -199,6 +203,7 @@ export class SessionAssembler {
         this.warn('event could not be applied', { pid: p.hello.pid, seq: e.seq.toString(), kind: e.kind, error: String(err) });
       }
     });
+    return taken;
   }
 
   agentDisconnected(linkId: number): void {

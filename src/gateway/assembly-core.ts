@@ -5,7 +5,7 @@
  */
 import { SessionAssembler, type AssemblerOptions, type AssemblerStats } from '../assembler/session-assembler.js';
 import { AgentMessage, type AgentHello, type Event } from '../generated/koala/v1/agent.pb.js';
-import { forEachBatchEvent, plainBatchEvents } from '../ingest/batch-decoder.js';
+import { forEachBatchEvent, plainBatchEvents, plainBatchHeader, type BatchProgress } from '../ingest/batch-decoder.js';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import type { Logger } from '../log/logger.js';
 import { JsonlSessionStore, type SessionStore } from '../store/jsonl-session-store.js';
@@ -36,6 +36,18 @@ export const EMPTY_ASSEMBLY_STATS: AssemblyStats = {
   storeErrors: 0,
   storePath: undefined,
 };
+
+/** A batch frame's events, for a link that cannot take them (no hello): counted, never applied. */
+function countBatchEvents(frame: Uint8Array): number {
+  const plain = plainBatchEvents(frame);
+  if (plain >= 0) return plain;
+  try {
+    const body = AgentMessage.decode(frame).body;
+    return body?.$case === 'batch' ? body.value.events.length : 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** Lost events are logged at most this often (the first loss at once), summed in between. */
 const LOSS_LOG_MS = 60_000;
@@ -87,29 +99,41 @@ export class AssemblyCore {
   }
 
   /**
-   * An AgentMessage{batch} as it came off the wire. The plain form agents write is checked whole
-   * first, so it is applied entirely or (left to the generated decoder) not at all, then decoded
-   * as it is applied: no decoded batch is alive at once. Anything else goes to the generated
-   * decoder, whose verdict stands. Returns the number of events, or what is wrong with the frame.
+   * An AgentMessage{batch} as it came off the wire, decoded as it is applied (one pass, no decoded
+   * batch alive at once). Where the hand decoder meets something it does not take, the generated
+   * decoder reads the frame and the events after those applied are applied from it; where that
+   * refuses the frame, the events whole before the damage stay applied and the frame is reported.
+   * Returns the number of events, or what is wrong with the frame.
    */
   ingestBatchFrame(linkId: number, frame: Uint8Array): number | string {
-    const count = plainBatchEvents(frame);
-    if (count >= 0) {
-      if (count > 0) {
-        this.events += count;
-        this.safely('ingest', () => this.assembler.ingestFrom(linkId, count, (apply) => forEachBatchEvent(frame, apply)));
-      }
-      return count;
-    }
+    if (!plainBatchHeader(frame)) return this.ingestGenerated(linkId, frame, 0);
+    // Stays complete where nothing was read: a link with no hello (it counted the frame), or a
+    // failure that safely() logged (applying again what was applied would duplicate it).
+    let progress: BatchProgress = { applied: 0, complete: true };
+    let taken = 0;
+    this.safely('ingest', () => {
+      taken = this.assembler.ingestFrom(linkId, () => countBatchEvents(frame), (apply) => {
+        progress = forEachBatchEvent(frame, apply);
+      });
+    });
+    this.events += taken;
+    if (progress.complete) return taken;
+    return this.ingestGenerated(linkId, frame, progress.applied);
+  }
+
+  /** The generated decoder's verdict on a batch frame whose first `applied` events are applied already. */
+  private ingestGenerated(linkId: number, frame: Uint8Array, applied: number): number | string {
     let msg: AgentMessage;
     try {
       msg = AgentMessage.decode(frame);
     } catch (err) {
-      return `batch of ${frame.byteLength} bytes does not decode: ${(err as Error).message}`;
+      const kept = applied > 0 ? ` (the ${applied} events before the damage were applied)` : '';
+      return `batch of ${frame.byteLength} bytes does not decode: ${(err as Error).message}${kept}`;
     }
     if (msg.body?.$case !== 'batch') return 'a message that began as a batch decoded as something else';
     const events = msg.body.value.events;
-    if (events.length > 0) this.ingest(linkId, events);
+    const rest = applied > 0 ? events.slice(applied) : events;
+    if (rest.length > 0) this.ingest(linkId, rest);
     return events.length;
   }
 

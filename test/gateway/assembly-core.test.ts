@@ -46,3 +46,66 @@ describe('AssemblyCore loss log', () => {
     await core.close();
   });
 });
+
+describe('AssemblyCore batch frames', () => {
+  const open = () =>
+    AssemblyCore.open(
+      { assembler: { idleAfterResponseMs: 2000, bypassAddrs: [], maxPayloadBytes: 1 << 20 }, storeDir: undefined, logger: Logger.silent() },
+      () => undefined,
+    );
+  const helloOf = () => {
+    const h = hello(81).body;
+    if (h?.$case !== 'hello') throw new Error('hello() builds a hello');
+    return h.value;
+  };
+  const event = (seq: bigint) => EventMsg.fromPartial({ seq, tid: 1n, kind: EventKind.EVENT_KIND_DROP_REPORT, droppedEvents: 1n } as never);
+  const frameOf = (events: Buffer[]): Buffer => {
+    const body = Buffer.concat(events.flatMap((e) => [Buffer.from([0x0a]), varint(e.length), e]));
+    return Buffer.concat([Buffer.from([0x12]), varint(body.length), body]);
+  };
+  const encoded = (seq: bigint) => Buffer.from(EventMsg.encode(event(seq)).finish());
+
+  it('applies every event of a batch once when one in the middle is not plain (the generated decoder takes the rest)', async () => {
+    const core = await open();
+    core.agentConnected(1, helloOf());
+    const unusual = Buffer.concat([encoded(3n), Buffer.from([0x90, 0x03, 0x01])]); // unknown field 50
+    expect(core.ingestBatchFrame(1, frameOf([encoded(1n), encoded(2n), unusual, encoded(4n)]))).to.equal(4);
+    const s = core.stats();
+    expect(s.events).to.equal(4);
+    expect(s.assembler.eventsApplied).to.equal(4);
+    // Four drop reports of one event each, and no sequence gap or repeat.
+    expect(s.assembler.droppedEventsReported).to.equal(4);
+    expect(s.assembler.seqGapEvents).to.equal(0);
+    await core.close();
+  });
+
+  it('keeps the whole events before the damage in a batch, and reports the frame', async () => {
+    const core = await open();
+    core.agentConnected(1, helloOf());
+    const damaged = Buffer.from([0x08, ...Array<number>(10).fill(0xff), 0x01]); // seq: an 11-byte varint
+    const outcome = core.ingestBatchFrame(1, frameOf([encoded(1n), encoded(2n), damaged, encoded(4n)]));
+    expect(outcome).to.be.a('string').and.match(/does not decode: .*the 2 events before the damage were applied/);
+    expect(core.stats().assembler.eventsApplied).to.equal(2);
+    await core.close();
+  });
+
+  it('counts, and does not apply, the events of a batch from a link with no hello', async () => {
+    const core = await open();
+    expect(core.ingestBatchFrame(9, frameOf([encoded(1n), encoded(2n)]))).to.equal(2);
+    const s = core.stats();
+    expect(s.events).to.equal(2);
+    expect(s.assembler.rejectedEvents).to.equal(2);
+    expect(s.assembler.eventsApplied).to.equal(0);
+    await core.close();
+  });
+});
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}

@@ -134,44 +134,60 @@ function varint(n: number): Buffer {
   return Buffer.from(out);
 }
 
-describe('plainBatchEvents, then forEachBatchEvent', () => {
-  it('counts the events of a plain batch, then hands them over one by one, in order, as the generated decoder reads them', () => {
+describe('forEachBatchEvent', () => {
+  it('hands over the events of a plain batch one by one, in order, as the generated decoder reads them, and plainBatchEvents counts them', () => {
     const rnd = prng(7);
     for (let i = 0; i < 100; i++) {
       const frame = encodeBatch(randomEvents(rnd, Math.floor(rnd() * 20)));
-      const count = plainBatchEvents(frame);
       const got: Event[] = [];
-      forEachBatchEvent(frame, (e) => got.push(e));
-      expect(got).to.have.length(count);
+      const progress = forEachBatchEvent(frame, (e) => got.push(e));
+      expect(progress).to.deep.equal({ applied: got.length, complete: true });
+      expect(plainBatchEvents(frame)).to.equal(got.length);
       expect(got).to.deep.equal(generated(frame));
     }
   });
 
-  it('refuses a batch whose last event is not plain, so that none of it is applied', () => {
+  it('stops before an event that is not plain: those before it are applied, and are the generated decoder\'s first ones', () => {
     const good = encodeBatch(randomEvents(prng(8), 5));
     const bad = Buffer.from(Event.encode(randomEvents(prng(9), 1)[0]!).finish());
     const inner = Buffer.concat([bad, Buffer.from([0x90, 0x03, 0x01])]); // unknown field 50
-    const events = Buffer.concat([good.subarray(1 + varint(good.length - 1).length), Buffer.from([0x0a]), varint(inner.length), inner]);
+    const after = Buffer.from(Event.encode(randomEvents(prng(11), 1)[0]!).finish());
+    const events = Buffer.concat([
+      good.subarray(1 + varint(good.length - 1).length),
+      Buffer.from([0x0a]), varint(inner.length), inner,
+      Buffer.from([0x0a]), varint(after.length), after,
+    ]);
     const frame = Buffer.concat([Buffer.from([0x12]), varint(events.length), events]);
-    expect(generated(frame)).to.be.an('array').with.length(6);
+    const all = generated(frame);
+    expect(all).to.be.an('array').with.length(7);
+    const got: Event[] = [];
+    expect(forEachBatchEvent(frame, (e) => got.push(e))).to.deep.equal({ applied: 5, complete: false });
+    expect(got).to.deep.equal((all as Event[]).slice(0, 5));
     expect(plainBatchEvents(frame)).to.equal(-1);
   });
 
-  it('never accepts a truncated or corrupted batch it cannot then decode whole', () => {
+  it('on a truncated or corrupted batch, applies only what the generated decoder reads the same, and never claims a batch it refuses', () => {
     const rnd = prng(10);
-    let accepted = 0;
+    let complete = 0;
+    let partial = 0;
     for (let i = 0; i < 2000; i++) {
       const bad = encodeBatch(randomEvents(rnd, 1 + Math.floor(rnd() * 4)));
       for (let k = 0; k < 3; k++) bad[Math.floor(rnd() * bad.length)] = Math.floor(rnd() * 256);
       const frame = rnd() < 0.5 ? bad.subarray(0, Math.floor(rnd() * bad.length)) : bad;
-      const count = plainBatchEvents(frame);
-      if (count < 0) continue;
-      accepted++;
       const got: Event[] = [];
-      forEachBatchEvent(frame, (e) => got.push(e)); // throws if the check let through what decoding refuses
-      expect(got, `batch ${i}`).to.have.length(count);
-      expect(got, `batch ${i}`).to.deep.equal(generated(frame));
+      const progress = forEachBatchEvent(frame, (e) => got.push(e));
+      expect(got, `batch ${i}`).to.have.length(progress.applied);
+      const gen = generated(frame);
+      if (progress.complete) {
+        complete++;
+        expect(got, `batch ${i}`).to.deep.equal(gen);
+        expect(plainBatchEvents(frame), `batch ${i}`).to.equal(got.length);
+      } else if (Array.isArray(gen)) {
+        partial++;
+        expect(got, `batch ${i}`).to.deep.equal(gen.slice(0, progress.applied));
+      }
     }
-    expect(accepted).to.be.greaterThan(100);
+    expect(complete).to.be.greaterThan(100);
+    expect(partial).to.be.greaterThan(10);
   });
 });
