@@ -87,8 +87,9 @@ describe('session line encoder', () => {
     expectSame({ ...s, inbound: undefined, completeness: undefined, talks: [], preludes: [] });
   });
 
-  it('matches on integers at the edges: 0, negative, around 2^53, 64-bit extremes', () => {
-    const edges = [0n, -1n, 9n, 10n, 99n, 100n, (1n << 53n) - 1n, 1n << 53n, -(1n << 53n) + 1n, -(1n << 53n), (1n << 64n) - 1n, -(1n << 63n)];
+  it('matches on integers at the edges: 0, negative, 32 bits, around 2^53, 64-bit extremes and past them', () => {
+    const edges = [0n, -1n, 9n, 10n, 99n, 100n, (1n << 53n) - 1n, 1n << 53n, -(1n << 53n) + 1n, -(1n << 53n), (1n << 64n) - 1n, -(1n << 63n),
+      0x7fffffffn, 0x80000000n, (1n << 32n) - 1n, 1n << 32n, 10n ** 19n, 1n << 64n, 1n << 70n, -(1n << 70n)];
     for (const v of edges) {
       const s = sessionWith(Buffer.from('a'), Buffer.from('b'), { vtid: v, startedNs: v, pid: Number(BigInt.asIntN(32, v)) });
       s.talks[0]!.tid = v;
