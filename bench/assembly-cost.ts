@@ -172,7 +172,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   for (const p of Object.values(results).flat()) {
     p.gcPauseMs = collections.filter((c) => c.at >= p.span[0] && c.at < p.span[1]).reduce((a, c) => a + c.ms, 0);
   }
-  const sessions = results.assemble?.[0]?.sessions ?? results.store?.[0]?.sessions;
+  const sessions = Object.values(results).flat().find((p) => p.sessions > 0)?.sessions;
   const rows: Cell[][] = stages.map((s) => {
     const ps = results[s] ?? [];
     const cpu = median(ps.map((p) => p.cpuUs));

@@ -22,6 +22,7 @@ export const BENCHMARKS: ReadonlyArray<{ name: string; file: string; what: strin
   { name: 'go', file: 'go-overhead.ts', what: 'Go hooks overhead' },
   // Need a dump of real agent traffic (--frames FILE, from overhead-cpu.ts --sink-dump): by name only.
   { name: 'assembly', file: 'assembly-cost.ts', what: 'assembly CPU per session on recorded Go traffic, one thread (needs --frames)', onlyByName: true },
+  { name: 'instructions', file: 'assembly-instructions.ts', what: 'assembly instructions per session under valgrind, deterministic (needs --frames)', onlyByName: true },
   { name: 'feed', file: 'gateway-feed.ts', what: 'koala gateway CPU per session fed recorded Go traffic (needs --frames)', onlyByName: true },
   // Several minutes and a superset of `go`: run only when named.
   { name: 'overhead-cpu', file: 'overhead-cpu.ts', what: 'CPU per request, Go and C SUTs (needs redis-server, mariadb; by name only)', onlyByName: true },
