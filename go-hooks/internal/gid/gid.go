@@ -5,7 +5,8 @@ package gid
 
 // Flags on a goroutine. FlagTracked is never inherited; the others are.
 const (
-	// FlagTracked: the goroutine did traced I/O, so its exit is reported.
+	// FlagTracked: the goroutine did traced I/O as its own owner (no owner, or itself), so its
+	// exit is reported: the gateway keys sessions by owner, and an exit ends the one keyed by it.
 	FlagTracked uint32 = 1 << 0
 	// FlagIgnore: the goroutine and its children are never recorded (koala's own goroutines).
 	FlagIgnore uint32 = 1 << 1
