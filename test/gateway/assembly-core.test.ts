@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Logger } from '../../src/log/logger.js';
 import { AssemblyCore } from '../../src/gateway/assembly-core.js';
 import { EventKind, Event as EventMsg } from '../../src/generated/koala/v1/agent.pb.js';
-import { hello } from '../ingest/fake-sink.js';
+import { hello, varint } from '../ingest/fake-sink.js';
 
 describe('AssemblyCore loss log', () => {
   it('logs lost events at once, then at most once a minute with the count since, and never when nothing was lost', async () => {
@@ -99,13 +99,3 @@ describe('AssemblyCore batch frames', () => {
     await core.close();
   });
 });
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return Buffer.from(out);
-}

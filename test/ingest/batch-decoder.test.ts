@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { AddressFamily, AgentMessage, Event, type Address } from '../../src/generated/koala/v1/agent.pb.js';
 import { decodeBatchEvents, forEachBatchEvent, plainBatchEvents } from '../../src/ingest/batch-decoder.js';
-import { hello } from './fake-sink.js';
+import { hello, varint } from './fake-sink.js';
 
 /** mulberry32: the same cases on every run. */
 function prng(seed: number): () => number {
@@ -123,16 +123,6 @@ describe('decodeBatchEvents', () => {
     expect(handled).to.be.greaterThan(100);
   });
 });
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
 
 describe('forEachBatchEvent', () => {
   it('hands over the events of a plain batch one by one, in order, as the generated decoder reads them, and plainBatchEvents counts them', () => {

@@ -64,3 +64,14 @@ export function sendEvent(seq: number, payload = 'x'): Event {
 export function batch(...events: Event[]): AgentMessage {
   return { body: { $case: 'batch', value: { events } } };
 }
+
+/** A protobuf varint (lengths in hand-built frames). */
+export function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
