@@ -4,7 +4,7 @@
  * here (the host's neighbours; bench/RESULTS-overhead.md), so a change worth a few percent could
  * not be seen. Instructions counted by valgrind (cachegrind, no cache simulation) with Node run
  * `--single-threaded --predictable` (no concurrent compiler or collector threads; the collector's
- * work is on the counted thread) repeat to 0.1 %.
+ * work is on the counted thread; TurboFan still optimizes, as `--trace-opt` shows) repeat to 0.1 %.
  *
  * It runs bench/assembly-cost.ts, built, under valgrind twice per checkout and stage: one pass and
  * 1 + --passes passes (each run warms up with one more pass first). The difference is what the
