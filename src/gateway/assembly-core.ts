@@ -5,7 +5,7 @@
  */
 import { SessionAssembler, type AssemblerOptions, type AssemblerStats } from '../assembler/session-assembler.js';
 import { AgentMessage, type AgentHello, type Event } from '../generated/koala/v1/agent.pb.js';
-import { forEachBatchEvent, plainBatchEvents, plainBatchHeader, type BatchProgress } from '../ingest/batch-decoder.js';
+import { forEachBatchEvent, plainBatchHeader, type BatchProgress } from '../ingest/batch-decoder.js';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import type { Logger } from '../log/logger.js';
 import { JsonlSessionStore, type SessionStore } from '../store/jsonl-session-store.js';
@@ -37,10 +37,11 @@ export const EMPTY_ASSEMBLY_STATS: AssemblyStats = {
   storePath: undefined,
 };
 
-/** A batch frame's events, for a link that cannot take them (no hello): counted, never applied. */
+/**
+ * A batch frame's events, for a link that cannot take them (no hello): counted, never applied.
+ * Rare, so the generated decoder counts them.
+ */
 function countBatchEvents(frame: Uint8Array): number {
-  const plain = plainBatchEvents(frame);
-  if (plain >= 0) return plain;
   try {
     const body = AgentMessage.decode(frame).body;
     return body?.$case === 'batch' ? body.value.events.length : 0;

@@ -162,7 +162,7 @@ export class LineWriter {
   /**
    * A bigint in decimal, as its toString() gives it, without making a string. Its 64 bits are
    * read through a typed array (Number(v) and a DataView cost half as much again: ~30 of these a
-   * session were an eighth of the encoder's instructions); values outside [0, 2^64) take
+   * session were a ninth of the gateway's assembly instructions); values outside [0, 2^64) take
    * toString(), none occur in practice.
    */
   decimal(v: bigint): void {
