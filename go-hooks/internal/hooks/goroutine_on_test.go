@@ -69,28 +69,34 @@ func TestExitIsReportedOnlyForGoroutinesThatDidIO(t *testing.T) {
 	ln := drainingListener(t)
 	ioGoid, idleGoid := make(chan uint64, 1), make(chan uint64, 1)
 	go func() {
-		c, err := net.Dial("tcp4", ln.Addr().String())
-		if err == nil {
-			c.Write([]byte("x"))
-			c.Close()
-		}
+		dialWrite(ln)
 		ioGoid <- current().goid
 	}()
 	go func() { idleGoid <- current().goid }()
 	worker, idle := <-ioGoid, <-idleGoid
-	eventually(t, "THREAD_EXIT of the I/O goroutine", func() bool {
-		for _, ev := range kindEvents(rec.Events(), pb.EventKind_EVENT_KIND_THREAD_EXIT) {
-			if uint64(ev.Tid) == worker {
-				return true
-			}
-		}
-		return false
-	})
+	eventually(t, "THREAD_EXIT of the I/O goroutine", func() bool { return exitSent(rec, worker) })
+	if exitSent(rec, idle) {
+		t.Fatalf("THREAD_EXIT for goroutine %d that did no traced I/O", idle)
+	}
+}
+
+// dialWrite connects to ln and writes a byte: traced I/O on the calling goroutine.
+func dialWrite(ln net.Listener) {
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err == nil {
+		c.Write([]byte("x"))
+		c.Close()
+	}
+}
+
+// exitSent reports whether rec holds a THREAD_EXIT of goroutine goid.
+func exitSent(rec *hooks.Recorder, goid uint64) bool {
 	for _, ev := range kindEvents(rec.Events(), pb.EventKind_EVENT_KIND_THREAD_EXIT) {
-		if uint64(ev.Tid) == idle {
-			t.Fatalf("THREAD_EXIT for goroutine %d that did no traced I/O", idle)
+		if uint64(ev.Tid) == goid {
+			return true
 		}
 	}
+	return false
 }
 
 // A goroutine working for another's session (here its owner is set, as a go statement from a
@@ -100,33 +106,19 @@ func TestExitIsNotReportedForGoroutinesWorkingForAnotherOwner(t *testing.T) {
 	rec, stop := hooks.Capture()
 	defer stop()
 	ln := drainingListener(t)
-	dialWrite := func() {
-		c, err := net.Dial("tcp4", ln.Addr().String())
-		if err == nil {
-			c.Write([]byte("x"))
-			c.Close()
-		}
-	}
 	helperGoid, rootGoid := make(chan uint64, 1), make(chan uint64, 1)
 	go func() {
 		gid.SetOwner(987654321) // another goroutine's session
-		dialWrite()
+		dialWrite(ln)
 		helperGoid <- current().goid
 	}()
 	go func() {
 		gid.SetOwner(current().goid)
-		dialWrite()
+		dialWrite(ln)
 		rootGoid <- current().goid
 	}()
 	helper, root := <-helperGoid, <-rootGoid
-	eventually(t, "THREAD_EXIT of the goroutine that owns itself", func() bool {
-		for _, ev := range kindEvents(rec.Events(), pb.EventKind_EVENT_KIND_THREAD_EXIT) {
-			if uint64(ev.Tid) == root {
-				return true
-			}
-		}
-		return false
-	})
+	eventually(t, "THREAD_EXIT of the goroutine that owns itself", func() bool { return exitSent(rec, root) })
 	sent := false
 	for _, ev := range rec.Events() {
 		if uint64(ev.Tid) == helper && ev.Kind == pb.EventKind_EVENT_KIND_SEND {
