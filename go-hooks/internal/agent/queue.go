@@ -141,8 +141,7 @@ func pushOnSystemStack(p unsafe.Pointer) {
 		return
 	}
 	r.seq = q.nextSeq + 1
-	size := r.eventSize()
-	entry := batchEntrySize(size)
+	entry := r.maxEntrySize()
 	b := q.cur
 	if b == nil || b.events >= batchEvents || len(b.buf)+entry > batchHeaderRoom+batchBytes || cap(b.buf)-len(b.buf) < entry {
 		r.status = statusNeedRoom
@@ -150,7 +149,7 @@ func pushOnSystemStack(p unsafe.Pointer) {
 		return
 	}
 	q.nextSeq++
-	b.buf = r.appendBatchEntry(b.buf, size) // within capacity: no allocation
+	b.buf = r.appendBatchEntry(b.buf) // within capacity: no allocation
 	b.add(1, lostBytes(r), cost)
 	q.bytes += cost
 	if b.events >= batchEvents {
@@ -169,8 +168,7 @@ func pushOnSystemStack(p unsafe.Pointer) {
 //go:noinline
 func (q *queue) pushSlow(r *Record) {
 	for r.status&statusNeedRoom != 0 {
-		// The seq is not known yet: room for its largest encoding.
-		entry := batchEntrySize(r.eventSize()) + 10
+		entry := r.maxEntrySize()
 		q.mu.Lock()
 		first, sealed := q.makeRoomLocked(entry)
 		q.mu.Unlock()
@@ -234,10 +232,9 @@ func (q *queue) pushDropReport(now uint64) bool {
 	m := &RecordMore{droppedEvents: q.droppedEvents, droppedBytes: q.droppedBytes}
 	r := Record{TsNs: now, Kind: pb.EventKind_EVENT_KIND_DROP_REPORT, seq: q.nextSeq, More: m}
 	q.droppedEvents, q.droppedBytes = 0, 0
-	size := r.eventSize()
-	first, sealed := q.makeRoomLocked(batchEntrySize(size))
+	first, sealed := q.makeRoomLocked(r.maxEntrySize())
 	b := q.cur
-	b.buf = r.appendBatchEntry(b.buf, size)
+	b.buf = r.appendBatchEntry(b.buf)
 	// Its counts are lost with it if its batch is: they go back to the counters then.
 	b.add(m.droppedEvents, m.droppedBytes, eventCost(&r))
 	q.bytes += eventCost(&r)

@@ -33,15 +33,22 @@ func TestRecordEncodingMatchesGeneratedCode(t *testing.T) {
 		}
 	}
 	payload := func() []byte {
-		switch rng.IntN(4) {
+		n := rng.IntN(70000)
+		switch rng.IntN(5) {
 		case 0:
 			return nil
 		case 1:
 			return []byte{}
 		case 2:
 			return []byte("GET / HTTP/1.1\r\n\r\n")
+		case 3:
+			// Around the lengths where the entry's length prefix grows a byte, which the encoder
+			// guesses from the payload's length alone.
+			n = int(pick(0, 127, 16383, 2097151)) + rng.IntN(260) - 130
+			n = max(n, 1)
+			fallthrough
 		default:
-			b := make([]byte, rng.IntN(70000))
+			b := make([]byte, n)
 			for i := range b {
 				b[i] = byte(rng.Uint32())
 			}
@@ -58,10 +65,16 @@ func TestRecordEncodingMatchesGeneratedCode(t *testing.T) {
 			r.More = &RecordMore{Local: addr(), Peer: addr(), OriginalDst: addr(), Flags: i64(),
 				ListenConnId: u64(), Errno: i32(), droppedEvents: u64(), droppedBytes: u64()}
 		}
-		size := r.eventSize()
-		got := r.appendBatchEntry(nil, size)
-		if len(got) != batchEntrySize(size) {
-			t.Fatalf("record %d: entry is %d bytes, batchEntrySize says %d", i, len(got), batchEntrySize(size))
+		bound := r.maxEntrySize()
+		// Behind other entries, with no spare capacity: the entry must grow the buffer itself.
+		prefix := []byte{0xee, 0xee, 0xee}
+		got := r.appendBatchEntry(prefix[:3:3])
+		if string(got[:3]) != string(prefix) {
+			t.Fatalf("record %d: the entries before it changed", i)
+		}
+		got = got[3:]
+		if size := r.eventSize(); len(got) != batchEntrySize(size) || len(got) > bound {
+			t.Fatalf("record %d: entry is %d bytes, batchEntrySize says %d, maxEntrySize %d", i, len(got), batchEntrySize(size), bound)
 		}
 		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.EventBatch{Events: []*pb.Event{r.ToEvent()}})
 		if err != nil {
@@ -158,7 +171,7 @@ func TestAnEventAddedAfterTheSenderFoundAnEmptyBatchWakesIt(t *testing.T) {
 	r := Record{Kind: pb.EventKind_EVENT_KIND_SEND, Payload: []byte("x")}
 	// What pushSlow does before the push itself: a new, empty batch (and a first wake-up).
 	q.mu.Lock()
-	q.makeRoomLocked(batchEntrySize(r.eventSize()) + 10)
+	q.makeRoomLocked(r.maxEntrySize())
 	q.mu.Unlock()
 	signal(q.notify)
 	<-q.notify // the sender wakes...
