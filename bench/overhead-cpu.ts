@@ -7,7 +7,7 @@
  * gateway's is counted until it has drained what the run sent it).
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
- *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1][,recording-batch10][,recording-sink-batch10][,plain-hog][,plain-thrash]]
+ *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1][,recording-batch10][,recording-sink-batch10][,plain-hog][,plain-hog30][,plain-thrash]]
  *        [--same-sut] [--gw-prof DIR] [--sut-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
  *        [--perf DIR] [--gw-source]
  *
@@ -31,6 +31,8 @@
  * would, under SCHED_IDLE through the measured window, over 64 KiB (busy cycles that stay in that
  * core's own cache) or 64 MiB (memory traffic through the L3 both cores share): what a neighbour
  * that takes only the other core's idle time costs the SUT, with no koala code anywhere.
+ * plain-hog30: as plain-hog, busy 30 ms of every 100 (as the gateway is, woken by a batch every
+ * 100 ms): whether that cost grows with the neighbour's share of the core, or comes with any.
  *
  * The gateway runs as users run it, built (`tsc`, once per run; bench/lib/built-koala.ts);
  * --gw-source runs it from source under tsx instead (~3 µs more per session, in V8's helpers).
@@ -85,11 +87,11 @@ import { loadText, median, medianCi } from './lib/report.js';
 export type SutKind = 'go' | 'c';
 export type Variant =
   | 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline' | 'recording-idle' | 'recording-semi1'
-  | 'recording-batch10' | 'recording-sink-batch10' | 'plain-hog' | 'plain-thrash';
+  | 'recording-batch10' | 'recording-sink-batch10' | 'plain-hog' | 'plain-hog30' | 'plain-thrash';
 /** The default variants. */
 export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
 const ALL_VARIANTS: readonly Variant[] = [
-  'plain', 'recording', 'recording-inline', 'recording-idle', 'recording-semi1', 'recording-sink', 'hooked-no-gw', 'recording-batch10', 'recording-sink-batch10', 'plain-hog', 'plain-thrash',
+  'plain', 'recording', 'recording-inline', 'recording-idle', 'recording-semi1', 'recording-sink', 'hooked-no-gw', 'recording-batch10', 'recording-sink-batch10', 'plain-hog', 'plain-hog30', 'plain-thrash',
 ];
 /**
  * Variants that run the plain SUT with a neighbour where the gateway would run, at idle priority
@@ -97,7 +99,7 @@ const ALL_VARIANTS: readonly Variant[] = [
  * whether busy cycles alone (a span that stays in the core's own cache) or memory traffic (a span
  * larger than the shared L3) on the other core cost the SUT.
  */
-const NEIGHBOURS: Partial<Record<Variant, string>> = { 'plain-hog': '64k', 'plain-thrash': '64' };
+const NEIGHBOURS: Partial<Record<Variant, string[]>> = { 'plain-hog': ['64k'], 'plain-hog30': ['64k', '30'], 'plain-thrash': ['64'] };
 /** The Go agent's batch delay (KOALA_BATCH_DELAY_MS) for the -batch10 variants: their SUT sends a batch every 10 ms, not 100. */
 const BATCH10: Partial<Record<Variant, Variant>> = { 'recording-batch10': 'recording', 'recording-sink-batch10': 'recording-sink' };
 /** What a variant records into: a -batch10 variant shares its base variant's receiver. */
@@ -320,10 +322,10 @@ export interface Run {
   perf?: SampleSplit;
 }
 
-/** bench/c/cache-thrash.c over `span` under SCHED_IDLE on `cpus`, until stop(). */
-function startNeighbour(span: string, cpus: string | undefined): { stop(): Promise<void> } {
+/** bench/c/cache-thrash.c with `neighbourArgs` under SCHED_IDLE on `cpus`, until stop(). */
+function startNeighbour(neighbourArgs: string[], cpus: string | undefined): { stop(): Promise<void> } {
   const bin = buildProgram('cache-thrash');
-  const [cmd, args] = onCpu(cpus, 'chrt', ['--idle', '0', bin, span]);
+  const [cmd, args] = onCpu(cpus, 'chrt', ['--idle', '0', bin, ...neighbourArgs]);
   const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
   return {
@@ -472,7 +474,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const c0 = coreTimes();
         const perfFile = o.perfDir === undefined ? undefined : join(o.perfDir, `${v}-${runs.length + 1}.data`);
         const perf = perfFile === undefined ? undefined : await startPerf(perfFile);
-        const neighbour = NEIGHBOURS[v] === undefined ? undefined : startNeighbour(NEIGHBOURS[v] as string, gwCpus);
+        const neighbour = NEIGHBOURS[v] === undefined ? undefined : startNeighbour(NEIGHBOURS[v], gwCpus);
         const kv = await loadgen(sut.port, o.conns, o.seconds * 1000, path, toolCpus);
         const cores = coreBusy(c0, coreTimes());
         const s1 = cpuMs(sut.pid);
