@@ -9,7 +9,7 @@
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
  *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1][,recording-batch10][,recording-sink-batch10][,plain-hog][,plain-hog30][,plain-thrash]]
  *        [--same-sut] [--gw-prof DIR] [--sut-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
- *        [--perf DIR] [--gw-source]
+ *        [--perf DIR] [--sut-syscalls] [--gw-source]
  *
  * Go SUT (test/fixtures/go-sut) is driven on /fanout (HTTP + Redis + MariaDB per request), the
  * thread-per-connection C SUT (test/fixtures/c-sut) on /all (a fresh HTTP connection + Redis).
@@ -62,6 +62,11 @@
  *
  * --grpc unix streams the Go agent to the gateway over the opt-in unix socket
  * (KOALA_AGENT_GRPC_ADDR=unix:///path) instead of loopback TCP (the default, tcp).
+ *
+ * --sut-syscalls counts the SUT's system calls and context switches through each measured
+ * window (`perf stat -e raw_syscalls:sys_enter,sched:sched_switch -p PID`), per request: whether
+ * a variant makes the SUT do more kernel round trips for the same work, e.g. fewer events ready per
+ * wake-up when its dependencies answer later.
  *
  * --pin N puts this process, the load generator and the downstreams on core 0, the SUT on core 1
  * and the gateway on core N (0, 1, or "any" = both); "none" pins nothing. Several values run the
@@ -320,6 +325,8 @@ export interface Run {
   coreBusy: number[];
   /** With --perf: the SUT's samples over the measured window, and those in koala's and gRPC's code. */
   perf?: SampleSplit;
+  /** With --sut-syscalls: the SUT's system calls and context switches over the measured window. */
+  kernel?: { syscalls: number; switches: number };
 }
 
 /** bench/c/cache-thrash.c with `neighbourArgs` under SCHED_IDLE on `cpus`, until stop(). */
@@ -354,6 +361,31 @@ async function startPerf(file: string): Promise<{ stop(): Promise<void> }> {
   };
 }
 
+/** `perf stat` of one process's system calls and context switches until stop(). */
+async function startSyscallCount(pid: number, file: string): Promise<{ stop(): Promise<{ syscalls: number; switches: number }> }> {
+  const p = spawn('perf', ['stat', '-x', ',', '-o', file, '-e', 'raw_syscalls:sys_enter,sched:sched_switch', '-p', String(pid)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve, reject) => {
+    p.once('error', reject);
+    p.once('exit', () => resolve());
+  });
+  await Promise.race([sleep(200), exited]);
+  if (p.exitCode !== null) throw new Error(`perf stat exited (${p.exitCode}): is perf installed and are tracepoints readable?`);
+  return {
+    stop: async () => {
+      p.kill('SIGINT');
+      await exited;
+      // CSV lines: count,unit,event,...
+      const count = (event: string): number => {
+        const line = readFileSync(file, 'utf8').split('\n').find((l) => l.split(',')[2] === event);
+        return line === undefined ? NaN : Number(line.split(',')[0]);
+      };
+      return { syscalls: count('raw_syscalls:sys_enter'), switches: count('sched:sched_switch') };
+    },
+  };
+}
+
 async function loadgen(port: number, conns: number, ms: number, path: string, cpus: string | undefined): Promise<Record<string, number>> {
   const [cmd, args] = onCpu(cpus, buildProgram('loadgen'), [String(port), String(conns), '0', String(ms), path]);
   const r = await run(cmd, args, { timeoutMs: ms + 60_000 });
@@ -384,6 +416,8 @@ export interface MatrixOptions {
   sinkDump?: string;
   /** `perf record -a -g` of each measured window goes here. */
   perfDir?: string;
+  /** Count the SUT's system calls and context switches in each measured window. */
+  sutSyscalls?: boolean;
   /** Run the gateways from source under tsx instead of built (bench/lib/built-koala.ts). */
   gwSource?: boolean;
 }
@@ -475,9 +509,11 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const perfFile = o.perfDir === undefined ? undefined : join(o.perfDir, `${v}-${runs.length + 1}.data`);
         const perf = perfFile === undefined ? undefined : await startPerf(perfFile);
         const neighbour = NEIGHBOURS[v] === undefined ? undefined : startNeighbour(NEIGHBOURS[v], gwCpus);
+        const kernelCount = o.sutSyscalls ? await startSyscallCount(sut.pid, join(tmpdir(), `koala-bench-stat-${process.pid}.csv`)) : undefined;
         const kv = await loadgen(sut.port, o.conns, o.seconds * 1000, path, toolCpus);
         const cores = coreBusy(c0, coreTimes());
         const s1 = cpuMs(sut.pid);
+        const kernel = await kernelCount?.stop();
         await neighbour?.stop();
         await perf?.stop();
         const t1 = Date.now();
@@ -504,6 +540,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
           load,
           coreBusy: cores,
           perf: perfFile === undefined ? undefined : splitSamples(perfFile, sut.pid),
+          kernel,
         });
         if (o.freshSut) {
           await sut.stop();
@@ -513,6 +550,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         console.error(
           `  ${o.sut} ${v.padEnd(12)} pin=${o.pin} ${last.rps.toFixed(0)} req/s sut ${((last.sutCpuMs * 1000) / requests).toFixed(0)} us/req ` +
             `gw ${((last.gwCpuMs * 1000) / requests).toFixed(0)} us/req drain ${drainMs} ms cores busy ${fmtCores(cores)} % load ${load}` +
+            (kernel ? ` syscalls ${(kernel.syscalls / requests).toFixed(1)}/req switches ${(kernel.switches / requests).toFixed(2)}/req` : '') +
             (last.perf ? ` perf: SUT ${last.perf.samples} samples, koala ${pct(last.perf.koala, last.perf.samples)} %, gRPC ${pct(last.perf.grpc, last.perf.samples)} %` : ''),
         );
       }
@@ -632,6 +670,16 @@ export function table(res: MatrixResult, title: string): string {
       lines.push(`  ${v}: koala ${median(koala).toFixed(1)} %, gRPC ${median(grpc).toFixed(1)} % (medians of ${mine.length} rounds)`);
     }
   }
+  const counted = variants.filter((v) => res.runs.some((r) => r.variant === v && r.kernel));
+  if (counted.length > 0) {
+    lines.push('', "The SUT's system calls and context switches per request in the measured windows (medians of the rounds):");
+    for (const v of counted) {
+      const mine = res.runs.filter((r) => r.variant === v && r.kernel && r.requests > 0);
+      const per = (f: (k: { syscalls: number; switches: number }) => number): number =>
+        median(mine.map((r) => f(r.kernel as { syscalls: number; switches: number }) / r.requests));
+      lines.push(`  ${v}: ${per((k) => k.syscalls).toFixed(1)} system calls, ${per((k) => k.switches).toFixed(2)} context switches`);
+    }
+  }
   const g = res.gateway;
   lines.push(
     '',
@@ -661,6 +709,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       json: { type: 'string' },
       grpc: { type: 'string', default: 'tcp' },
       perf: { type: 'string' },
+      'sut-syscalls': { type: 'boolean', default: false },
       'gw-source': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -700,6 +749,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         keepStore: values['keep-store'] === undefined ? undefined : join(values['keep-store'], `${sut}-pin-${pin}`),
         sinkDump: values['sink-dump'],
         perfDir: values.perf,
+        sutSyscalls: values['sut-syscalls'],
         gwSource: values['gw-source'],
       });
       out.push({ title, result });
