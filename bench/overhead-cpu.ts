@@ -68,6 +68,10 @@
  * a variant makes the SUT do more kernel round trips for the same work, e.g. fewer events ready per
  * wake-up when its dependencies answer later.
  *
+ * Every run also counts the reschedule and function-call interrupts each core took per request
+ * (/proc/interrupts): a wake-up of a task on a busy core costs its sender one, in a VM an exit to
+ * the host, where a core idling in haltpoll needs none (bench/lib/interrupts.ts).
+ *
  * --pin N puts this process, the load generator and the downstreams on core 0, the SUT on core 1
  * and the gateway on core N (0, 1, or "any" = both); "none" pins nothing. Several values run the
  * whole matrix once per layout. Needs 2 cores.
@@ -86,6 +90,7 @@ import { freePort } from '../test/helpers/ports.js';
 import { builtKoalaMain } from './lib/built-koala.js';
 import { buildProgram, parseKv } from './lib/native.js';
 import { run, sleep, startServer, type Server } from './lib/proc.js';
+import { ipisBetween, readIpis } from './lib/interrupts.js';
 import { splitSamples, type SampleSplit } from './lib/perf-split.js';
 import { loadText, median, medianCi } from './lib/report.js';
 
@@ -327,6 +332,8 @@ export interface Run {
   perf?: SampleSplit;
   /** With --sut-syscalls: the SUT's system calls and context switches over the measured window. */
   kernel?: { syscalls: number; switches: number };
+  /** Reschedule and function-call interrupts each core took over the measured window (bench/lib/interrupts.ts). */
+  ipis?: number[];
 }
 
 /** bench/c/cache-thrash.c with `neighbourArgs` under SCHED_IDLE on `cpus`, until stop(). */
@@ -506,12 +513,14 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const g0 = cpuMs(receiverPid(v));
         const b0 = readBytes(receiverPid(v));
         const c0 = coreTimes();
+        const i0 = readIpis();
         const perfFile = o.perfDir === undefined ? undefined : join(o.perfDir, `${v}-${runs.length + 1}.data`);
         const perf = perfFile === undefined ? undefined : await startPerf(perfFile);
         const neighbour = NEIGHBOURS[v] === undefined ? undefined : startNeighbour(NEIGHBOURS[v], gwCpus);
         const kernelCount = o.sutSyscalls ? await startSyscallCount(sut.pid, join(tmpdir(), `koala-bench-stat-${process.pid}.csv`)) : undefined;
         const kv = await loadgen(sut.port, o.conns, o.seconds * 1000, path, toolCpus);
         const cores = coreBusy(c0, coreTimes());
+        const ipis = ipisBetween(i0, readIpis());
         const s1 = cpuMs(sut.pid);
         const kernel = await kernelCount?.stop();
         await neighbour?.stop();
@@ -541,6 +550,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
           coreBusy: cores,
           perf: perfFile === undefined ? undefined : splitSamples(perfFile, sut.pid),
           kernel,
+          ipis,
         });
         if (o.freshSut) {
           await sut.stop();
@@ -549,7 +559,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const last = runs[runs.length - 1] as Run;
         console.error(
           `  ${o.sut} ${v.padEnd(12)} pin=${o.pin} ${last.rps.toFixed(0)} req/s sut ${((last.sutCpuMs * 1000) / requests).toFixed(0)} us/req ` +
-            `gw ${((last.gwCpuMs * 1000) / requests).toFixed(0)} us/req drain ${drainMs} ms cores busy ${fmtCores(cores)} % load ${load}` +
+            `gw ${((last.gwCpuMs * 1000) / requests).toFixed(0)} us/req drain ${drainMs} ms cores busy ${fmtCores(cores)} % ipis ${ipis.map((n) => (n / requests).toFixed(2)).join('/')}/req load ${load}` +
             (kernel ? ` syscalls ${(kernel.syscalls / requests).toFixed(1)}/req switches ${(kernel.switches / requests).toFixed(2)}/req` : '') +
             (last.perf ? ` perf: SUT ${last.perf.samples} samples, koala ${pct(last.perf.koala, last.perf.samples)} %, gRPC ${pct(last.perf.grpc, last.perf.samples)} %` : ''),
         );
@@ -678,6 +688,15 @@ export function table(res: MatrixResult, title: string): string {
       const per = (f: (k: { syscalls: number; switches: number }) => number): number =>
         median(mine.map((r) => f(r.kernel as { syscalls: number; switches: number }) / r.requests));
       lines.push(`  ${v}: ${per((k) => k.syscalls).toFixed(1)} system calls, ${per((k) => k.switches).toFixed(2)} context switches`);
+    }
+  }
+  const withIpis = variants.filter((v) => res.runs.some((r) => r.variant === v && r.ipis !== undefined && r.requests > 0));
+  if (withIpis.length > 0) {
+    lines.push('', 'Reschedule and function-call interrupts each core took per request in the measured windows (medians of the rounds):');
+    for (const v of withIpis) {
+      const mine = res.runs.filter((r) => r.variant === v && r.ipis !== undefined && r.requests > 0);
+      const cpus = (mine[0]?.ipis ?? []).map((_, i) => median(mine.map((r) => (r.ipis?.[i] ?? NaN) / r.requests)).toFixed(2));
+      lines.push(`  ${v}: ${cpus.map((c, i) => `core ${i} ${c}`).join(', ')}`);
     }
   }
   const g = res.gateway;

@@ -26,6 +26,8 @@ export const BENCHMARKS: ReadonlyArray<{ name: string; file: string; what: strin
   { name: 'feed', file: 'gateway-feed.ts', what: 'koala gateway CPU per session fed recorded Go traffic (needs --frames)', onlyByName: true },
   // Several minutes and a superset of `go`: run only when named.
   { name: 'overhead-cpu', file: 'overhead-cpu.ts', what: 'CPU per request, Go and C SUTs (needs redis-server, mariadb; by name only)', onlyByName: true },
+  // Reads the --json files of earlier overhead-cpu runs: by name only.
+  { name: 'pool', file: 'overhead-pool.ts', what: 'paired per-round ratios of several overhead-cpu --json runs, pooled (by name only)', onlyByName: true },
 ];
 
 function main(argv: string[]): number {
