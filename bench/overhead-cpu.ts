@@ -69,8 +69,8 @@
  * wake-up when its dependencies answer later.
  *
  * Every run also counts the reschedule and function-call interrupts each core took per request
- * (/proc/interrupts): a wake-up of a task on a busy core costs its sender one, in a VM an exit to
- * the host, where a core idling in haltpoll needs none (bench/lib/interrupts.ts).
+ * (/proc/interrupts): a wake-up of a task on a busy core needs one, in a VM normally an exit to
+ * the host for the sender, where a core idling in haltpoll needs none (bench/lib/interrupts.ts).
  *
  * --pin N puts this process, the load generator and the downstreams on core 0, the SUT on core 1
  * and the gateway on core N (0, 1, or "any" = both); "none" pins nothing. Several values run the

@@ -1,10 +1,10 @@
 /**
  * Inter-processor interrupts each core has taken, from /proc/interrupts: reschedule (RES) and
- * function-call (CAL) interrupts, the two a wake-up of a task on another core sends. In a KVM
- * guest sending one costs the sender an exit to the host, unless the target core is idle and
- * polling (the haltpoll cpuidle driver), when a wake-up needs none. So how busy the other core is
- * changes what the SUT pays per wake-up of its load generator and databases, with the SUT's own
- * system calls unchanged (bench/RESULTS-overhead.md, Session 11).
+ * function-call (CAL) interrupts, the two a wake-up of a task on another core sends. A core idling
+ * in the haltpoll cpuidle driver polls and needs none; a busy one does, and in a KVM guest sending
+ * one is normally an exit to the host for the sender. On this VM they rise with how busy the other
+ * core is, in the same order as the SUT's throughput falls, its system calls unchanged: a likely
+ * part of what a neighbour costs it, not proven (bench/RESULTS-overhead.md, Session 11).
  */
 import { readFileSync } from 'node:fs';
 
