@@ -233,3 +233,59 @@ func TestOneWayMarksTheConnection(t *testing.T) {
 		t.Fatalf("%d BOUNDARY events on the connection, want 1", len(b))
 	}
 }
+
+// TestConcurrentClosesReportOneClose closes each connection from two goroutines at once, as
+// net/http does when Server.Close meets a connection's own close. The hooks must report one
+// CLOSE with the descriptor the connection had, and (under -race) must not read the descriptor
+// that the losing Close is destroying.
+func TestConcurrentClosesReportOneClose(t *testing.T) {
+	rec, stop := hooks.Capture()
+	defer stop()
+	ln := listen(t)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	const conns = 100
+	for i := 0; i < conns; i++ {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		done := make(chan struct{}, 2)
+		for j := 0; j < 2; j++ {
+			go func() { <-start; c.Close(); done <- struct{}{} }()
+		}
+		close(start)
+		<-done
+		<-done
+	}
+	evs := rec.Events()
+	connects := kindEvents(evs, pb.EventKind_EVENT_KIND_CONNECT)
+	var mine int
+	for _, conn := range connects {
+		if conn.OriginalDst.GetPort() != uint32(port(ln.Addr())) {
+			continue
+		}
+		mine++
+		closes := kindEvents(connEvents(evs, conn.ConnId), pb.EventKind_EVENT_KIND_CLOSE)
+		if len(closes) != 1 {
+			t.Fatalf("connection %d: %d CLOSE events, want 1", conn.ConnId, len(closes))
+		}
+		if closes[0].Fd != conn.Fd || conn.Fd < 0 {
+			t.Fatalf("connection %d: CLOSE fd %d, CONNECT fd %d", conn.ConnId, closes[0].Fd, conn.Fd)
+		}
+	}
+	if mine != conns {
+		t.Fatalf("%d CONNECTs to the listener, want %d", mine, conns)
+	}
+}

@@ -6,7 +6,11 @@ package overlay
 var netPatches = []FilePatch{
 	{File: "net/fd_posix.go", Ops: []Op{
 		{Kind: After, Anchor: "import (", Text: ` koalaatomic "sync/atomic"; koalaio "io";`},
-		{Kind: StructEnd, Anchor: "type netFD struct {", Text: "koalaID koalaatomic.Uint64; koalaRole uint8"},
+		// koalaSysfd is the descriptor as the hooks report it: written once, when the netFD is made,
+		// so reading it races with nothing. pfd.Sysfd is not safe to read outside pfd's own locking:
+		// a concurrent Close sets it to -1 (seen by the race detector when net/http's Server.Close
+		// and a connection's own close overlap).
+		{Kind: StructEnd, Anchor: "type netFD struct {", Text: "koalaID koalaatomic.Uint64; koalaRole uint8; koalaSysfd int"},
 		{Kind: After, Anchor: "func (fd *netFD) Close() error {", Text: " koalaClose(fd);"},
 		{Kind: After, Anchor: "n, err = fd.pfd.Read(p)", Text: "; koalaIO(fd, false, p, n, err)"},
 		// A write is reported before its syscall: reported after, the peer's answer can be read
@@ -23,6 +27,8 @@ var netPatches = []FilePatch{
 		{Kind: Append, Text: netHooksText},
 	}},
 	{File: "net/fd_unix.go", Ops: []Op{
+		// In newFD's netFD literal (its first line differs between Go versions).
+		{Kind: After, Anchor: "family: family,", Text: " koalaSysfd: sysfd,"},
 		{Kind: Before, Anchor: "switch err := connectFunc(fd.pfd.Sysfd, ra); err {", Text: "ra = koalaConnect(fd, ra); "},
 		{Kind: After, Anchor: "netfd.setAddr(netfd.addrFunc()(lsa), netfd.addrFunc()(rsa))", Text: "; koalaAccept(fd, netfd)"},
 	}},
@@ -78,7 +84,7 @@ func KoalaConnID(c Conn) (id uint64, fd int) {
 		return 0, -1
 	}
 	nfd := x.koalaFD()
-	return nfd.koalaConnID(), nfd.pfd.Sysfd
+	return nfd.koalaConnID(), nfd.koalaSysfd
 }
 
 func (c *conn) koalaFD() *netFD {
@@ -108,7 +114,7 @@ func koalaConnect(fd *netFD, ra syscall.Sockaddr) syscall.Sockaddr {
 	if h == nil {
 		return ra
 	}
-	nra, ignore := h.Connect(fd.pfd.Sysfd, fd.sotype, fd.koalaConnID(), ra)
+	nra, ignore := h.Connect(fd.koalaSysfd, fd.sotype, fd.koalaConnID(), ra)
 	if ignore {
 		fd.koalaID.Store(koalaIgnored)
 	}
@@ -124,7 +130,7 @@ func koalaAccept(lfd, fd *netFD) {
 	if h == nil {
 		return
 	}
-	if h.Accept(fd.pfd.Sysfd, fd.koalaConnID(), lfd.koalaConnID(), fd.laddr, fd.raddr) {
+	if h.Accept(fd.koalaSysfd, fd.koalaConnID(), lfd.koalaConnID(), fd.laddr, fd.raddr) {
 		fd.koalaID.Store(koalaIgnored)
 	}
 }
@@ -144,11 +150,11 @@ func koalaIO(fd *netFD, write bool, p []byte, n int, err error) {
 	}
 	if fd.sotype != syscall.SOCK_STREAM {
 		if write {
-			h.Datagram(fd.pfd.Sysfd, id, p[:n], fd.laddr, fd.raddr)
+			h.Datagram(fd.koalaSysfd, id, p[:n], fd.laddr, fd.raddr)
 		}
 		return
 	}
-	h.IO(fd.pfd.Sysfd, id, fd.koalaRole, write, p[:n], eof, fd.laddr, fd.raddr)
+	h.IO(fd.koalaSysfd, id, fd.koalaRole, write, p[:n], eof, fd.laddr, fd.raddr)
 }
 
 func koalaClose(fd *netFD) {
@@ -157,7 +163,7 @@ func koalaClose(fd *netFD) {
 		return
 	}
 	if h := koalaHooks.Load(); h != nil {
-		h.Close(fd.pfd.Sysfd, id)
+		h.Close(fd.koalaSysfd, id)
 	}
 }
 
@@ -178,7 +184,7 @@ func koalaDatagram(fd *netFD, p []byte, n int, sa syscall.Sockaddr) {
 	if sa != nil {
 		to = fd.addrFunc()(sa)
 	}
-	h.Datagram(fd.pfd.Sysfd, id, p[:n], fd.laddr, to)
+	h.Datagram(fd.koalaSysfd, id, p[:n], fd.laddr, to)
 }
 
 func koalaDatagram4(fd *netFD, p []byte, n int, sa *syscall.SockaddrInet4) {
