@@ -7,7 +7,7 @@
  * gateway's is counted until it has drained what the run sent it).
  *
  *   node --import tsx bench/overhead-cpu.ts [--sut go|c|both] [--seconds 8] [--rounds 2]
- *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-inline][,recording-idle][,recording-semi1][,recording-batch10][,recording-sink-batch10][,plain-hog][,plain-hog30][,plain-thrash]]
+ *        [--conns 16] [--pin none|0|1|any ...] [--variants plain,recording,hooked-no-gw[,recording-sink][,recording-spool][,recording-inline][,recording-idle][,recording-semi1][,recording-batch10][,recording-sink-batch10][,plain-hog][,plain-hog30][,plain-thrash]]
  *        [--same-sut] [--gw-prof DIR] [--sut-prof DIR] [--gw-nice N] [--keep-store DIR] [--sink-dump FILE] [--json FILE] [--grpc tcp|unix]
  *        [--perf DIR] [--sut-syscalls] [--gw-source]
  *
@@ -17,6 +17,9 @@
  * gateway listening (hooks + agent, nothing exported). Opt-in for Go, recording-sink: recording
  * into go-hooks/cmd/koala-bench-sink, which takes the stream and decodes nothing, so the SUT's own
  * cost of recording shows apart from the gateway's (its CPU is in the gateway column). Opt-in,
+ * recording-spool: into another gateway started with --assembler spool (it appends what agents send
+ * and assembles nothing while recording); when the run ends, `koala assemble` turns its spool into
+ * sessions, timed apart, and the sessions are counted against the requests. Opt-in,
  * recording-inline: into a second gateway started with --assembler inline (assembling on its
  * receiving thread at full priority, as before the assembly thread), for an A/B in one run. Opt-in,
  * recording-idle: into another gateway started under SCHED_IDLE (`chrt --idle 0`: it runs only on
@@ -96,12 +99,12 @@ import { loadText, median, medianCi } from './lib/report.js';
 
 export type SutKind = 'go' | 'c';
 export type Variant =
-  | 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-inline' | 'recording-idle' | 'recording-semi1'
+  | 'plain' | 'recording' | 'hooked-no-gw' | 'recording-sink' | 'recording-spool' | 'recording-inline' | 'recording-idle' | 'recording-semi1'
   | 'recording-batch10' | 'recording-sink-batch10' | 'plain-hog' | 'plain-hog30' | 'plain-thrash';
 /** The default variants. */
 export const VARIANTS: readonly Variant[] = ['plain', 'recording', 'hooked-no-gw'];
 const ALL_VARIANTS: readonly Variant[] = [
-  'plain', 'recording', 'recording-inline', 'recording-idle', 'recording-semi1', 'recording-sink', 'hooked-no-gw', 'recording-batch10', 'recording-sink-batch10', 'plain-hog', 'plain-hog30', 'plain-thrash',
+  'plain', 'recording', 'recording-spool', 'recording-inline', 'recording-idle', 'recording-semi1', 'recording-sink', 'hooked-no-gw', 'recording-batch10', 'recording-sink-batch10', 'plain-hog', 'plain-hog30', 'plain-thrash',
 ];
 /**
  * Variants that run the plain SUT with a neighbour where the gateway would run, at idle priority
@@ -117,7 +120,8 @@ const receiverOf = (v: Variant): Variant => BATCH10[v] ?? v;
 /** Variants that export to a receiver whose CPU is counted (a gateway, or the sink). */
 const exporting = (v: Variant): boolean => receiverOf(v) === 'recording' || receiverOf(v) === 'recording-sink' || v in EXTRA_GATEWAYS;
 /** Variants recording into a gateway of their own, started alongside the default one. */
-const EXTRA_GATEWAYS: Partial<Record<Variant, { args?: string[]; idle?: boolean; nodeArgs?: string[] }>> = {
+const EXTRA_GATEWAYS: Partial<Record<Variant, { args?: string[]; idle?: boolean; nodeArgs?: string[]; spool?: boolean }>> = {
+  'recording-spool': { args: ['--assembler', 'spool'], spool: true },
   'recording-inline': { args: ['--assembler', 'inline'] },
   'recording-idle': { idle: true },
   'recording-semi1': { nodeArgs: ['--max-semi-space-size=1'] },
@@ -204,12 +208,24 @@ export interface GatewayProc {
    * agents and its assembly thread has stored what they sent.
    */
   drain(quietMs?: number, maxMs?: number): Promise<void>;
-  /** Stops it (SIGTERM: sessions flushed) and returns the events it counted, from its log. */
-  stop(): Promise<{ events: number; sessions: number; storeBytes: number }>;
+  /**
+   * Stops it (SIGTERM: sessions flushed) and returns the events it counted, from its log. A
+   * spooling gateway's spool is assembled then (`koala assemble`, timed): its events and sessions
+   * are the assembler's, storeBytes the spool's.
+   */
+  stop(): Promise<GatewayTotals>;
+}
+
+export interface GatewayTotals {
+  events: number;
+  sessions: number;
+  storeBytes: number;
+  /** Spooling gateways: how long `koala assemble` took, after the gateway stopped. */
+  assembleMs?: number;
 }
 
 export async function startGatewayProc(
-  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number; idle?: boolean; main?: string; nodeArgs?: string[] } = {},
+  opts: { cpus?: string; profDir?: string; keepStore?: string; grpc?: GrpcTransport; args?: string[]; nice?: number; idle?: boolean; main?: string; nodeArgs?: string[]; spool?: boolean } = {},
 ): Promise<GatewayProc> {
   const main = opts.main ?? builtKoalaMain();
   const dir = mkdtempSync(join(tmpdir(), 'koala-bench-gwp-'));
@@ -218,8 +234,7 @@ export async function startGatewayProc(
   const nodeArgs = [
     ...(opts.profDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profDir] : []),
     ...(opts.nodeArgs ?? []),
-    // A .ts main runs under tsx, as from source; else the built command, as users run it.
-    ...(main.endsWith('.ts') ? ['--import', TSX] : []), main,
+    ...koalaArgs(main),
     'gateway', '--mode', 'record', '--store', storeDir, '--agent-socket', join(dir, 'agent.sock'),
     '--grpc-addr', opts.grpc === 'unix' ? `unix://${join(dir, 'agent-grpc.sock')}` : '127.0.0.1:0',
     ...(opts.args ?? []),
@@ -268,13 +283,34 @@ export async function startGatewayProc(
         const st = statSync(join(storeDir, f));
         if (st.isFile()) storeBytes += st.size;
       }
+      const assembled = opts.spool ? assembleSpool(main, storeDir) : undefined;
       if (opts.keepStore) cpSync(storeDir, opts.keepStore, { recursive: true });
       rmSync(dir, { recursive: true, force: true });
+      if (assembled) return { ...assembled, storeBytes };
       const sessions = m ? Number(/sessions=(\d+)/.exec(m[0])?.[1]) : NaN;
       const events = m ? Number(/events=(\d+)/.exec(m[0])?.[1]) : NaN;
       return { events, sessions, storeBytes };
     },
   };
+}
+
+/** A .ts main runs under tsx, as from source; else the built command, as users run it. */
+const koalaArgs = (main: string): string[] => [...(main.endsWith('.ts') ? ['--import', TSX] : []), main];
+
+/** `koala assemble DIR`: the sessions and events it reports (summed over its spools) and how long it took. */
+function assembleSpool(main: string, dir: string): { events: number; sessions: number; assembleMs: number } {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [...koalaArgs(main), 'assemble', dir], { encoding: 'utf8' });
+  const assembleMs = Date.now() - t0;
+  if (r.status !== 0) throw new Error(`koala assemble ${dir} exited ${r.status}: ${r.stderr}`);
+  let events = 0;
+  let sessions = 0;
+  for (const m of r.stdout.matchAll(/: (\d+) sessions, (\d+) events/g)) {
+    sessions += Number(m[1]);
+    events += Number(m[2]);
+  }
+  if (r.stderr !== '') console.error(`  koala assemble: ${r.stderr.trim()}`);
+  return { events, sessions, assembleMs };
 }
 
 const GO_HOOKS = fileURLToPath(new URL('../go-hooks/', import.meta.url));
@@ -432,7 +468,9 @@ export interface MatrixOptions {
 export interface MatrixResult {
   runs: Run[];
   /** Gateway totals over every run of the recording variant (warm-ups included). */
-  gateway: { events: number; sessions: number; storeBytes: number; requests: number };
+  gateway: GatewayTotals & { requests: number };
+  /** The same for recording-spool, once its spool is assembled. */
+  spool?: GatewayTotals & { requests: number };
 }
 
 /** Runs one SUT kind's variants, interleaved over rounds, under one pinning layout. */
@@ -465,6 +503,8 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const suts = new Map<Variant, Sut>();
   let cBuild: { bin: string; cleanup(): void } | undefined;
   let recordingRequests = 0;
+  let spoolRequests = 0;
+  let spoolTotals: GatewayTotals | undefined;
   let gwTotals = { events: NaN, sessions: NaN, storeBytes: NaN };
   const runs: Run[] = [];
   try {
@@ -500,6 +540,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       const w = await loadgen(sut.port, o.conns, o.warmSeconds * 1000, path, toolCpus);
       // Counted for events per request.
       if (receiverOf(v) === 'recording') recordingRequests += w.requests ?? 0;
+      if (v === 'recording-spool') spoolRequests += w.requests ?? 0;
       await drain(v);
       return sut;
     };
@@ -532,6 +573,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         const b1 = readBytes(receiverPid(v));
         const requests = kv.requests ?? 0;
         if (receiverOf(v) === 'recording') recordingRequests += requests;
+        if (v === 'recording-spool') spoolRequests += requests;
         runs.push({
           sut: o.sut,
           variant: v,
@@ -568,13 +610,16 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   } finally {
     for (const s of suts.values()) await s.stop();
     await sink?.stop();
-    for (const g of extra.values()) await g.stop().catch(() => undefined);
+    for (const [v, g] of extra) {
+      const totals = await g.stop().catch((err: unknown) => console.error(`  stopping the ${v} gateway: ${String(err)}`));
+      if (v === 'recording-spool' && totals) spoolTotals = totals;
+    }
     if (sinkDir) rmSync(sinkDir, { recursive: true, force: true });
     gwTotals = await gw.stop().catch(() => gwTotals);
     await deps.stop();
     cBuild?.cleanup();
   }
-  return { runs, gateway: { ...gwTotals, requests: recordingRequests } };
+  return { runs, gateway: { ...gwTotals, requests: recordingRequests }, spool: spoolTotals && { ...spoolTotals, requests: spoolRequests } };
 }
 
 export interface Summary {
@@ -705,6 +750,13 @@ export function table(res: MatrixResult, title: string): string {
     `gateway: ${g.events} events, ${g.sessions} sessions, ${g.storeBytes} bytes stored for ${g.requests} recorded requests ` +
       `(${(g.events / g.requests).toFixed(1)} events/req, ${(g.storeBytes / g.requests).toFixed(0)} stored bytes/req)`,
   );
+  const sp = res.spool;
+  if (sp !== undefined) {
+    lines.push(
+      `recording-spool: ${sp.storeBytes} bytes spooled; koala assemble made ${sp.sessions} sessions from ${sp.events} events for ${sp.requests} recorded requests ` +
+        `in ${((sp.assembleMs ?? NaN) / 1000).toFixed(1)} s after the run (${(((sp.assembleMs ?? NaN) * 1000) / sp.requests).toFixed(1)} µs/req)`,
+    );
+  }
   return lines.join('\n');
 }
 

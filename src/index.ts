@@ -12,6 +12,9 @@ export type { AgentLink, AgentSink } from './ingest/agent-sink.js';
 export { readSessions, findSession } from './store/session-reader.js';
 export { JsonlSessionStore, type SessionStore } from './store/jsonl-session-store.js';
 export { encodeSessionLine, decodeSessionLine } from './store/session-codec.js';
+export { assembleSpools, assembleSpool, type AssembleSpoolOptions, type SpoolOutcome } from './spool/assemble-spool.js';
+export { findSpools, type Spool } from './spool/spool-reader.js';
+export type { SpoolStats } from './spool/spool-writer.js';
 export {
   Session,
   Inbound,

@@ -5,6 +5,7 @@
  */
 import { renderConfigurationDoc } from '../config/config-doc.js';
 import { isKoalaError } from '../errors.js';
+import { assembleCommand } from './commands/assemble.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { goCommand } from './commands/go.js';
 import { replayCommand } from './commands/replay.js';
@@ -18,6 +19,7 @@ Commands:
   run -- CMD [ARGS]    Run a non-Go program under the koala shim.
   replay STORE_PATH…   Replay recorded sessions against a SUT and report the differences.
   sessions list|show   Inspect recorded sessions.
+  assemble [DIR…]      Turn spools (--assembler spool) into sessions.
   go flags|build       Build a Go program with the koala hooks.
   config-doc           Print docs/configuration.md, generated from the option table.
 
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   run: runCommand,
   replay: replayCommand,
   sessions: sessionsCommand,
+  assemble: assembleCommand,
   go: goCommand,
   'config-doc': async () => {
     process.stdout.write(renderConfigurationDoc());

@@ -181,15 +181,15 @@ export const OPTIONS = {
     parse: parseDurationMs,
     description: 'A session whose response has begun ends after this long without activity.',
   }),
-  assembler: opt<'thread' | 'inline'>({
+  assembler: opt<'thread' | 'inline' | 'spool'>({
     env: 'KOALA_ASSEMBLER',
     flag: 'assembler',
-    kind: 'thread | inline',
+    kind: 'thread | inline | spool',
     default: () => 'thread',
     defaultText: 'thread',
-    parse: oneOf(['thread', 'inline'] as const, { caseInsensitive: true }),
+    parse: oneOf(['thread', 'inline', 'spool'] as const, { caseInsensitive: true }),
     description:
-      'Record mode: decode, assemble and store on a worker thread at a low priority (thread), or on the thread that receives (inline). record+replay always assembles inline.',
+      "Record mode: decode, assemble and store on a worker thread at a low priority (thread), or on the thread that receives (inline), or not at all while recording (spool): the agents' batches are appended as received to spool-*.kspool files in the store directory, and `koala assemble` turns them into the same sessions later. record+replay always assembles inline.",
   }),
   recordNice: opt<number>({
     env: 'KOALA_RECORD_NICE',

@@ -22,6 +22,7 @@ import { ReplayEngine, type ReplayOptions, type SessionResult } from '../replay/
 import { withNoise, type NoiseRules } from '../replay/verdict/noise-rules.js';
 import { AssemblyCore, EMPTY_ASSEMBLY_STATS, type AssemblyStats } from './assembly-core.js';
 import { AssemblyThread } from './assembly-thread.js';
+import { SpoolWriter, type SpoolStats } from '../spool/spool-writer.js';
 import { ReplayApi } from './replay-api.js';
 import { ReplayRouter } from './replay-router.js';
 
@@ -64,6 +65,8 @@ export interface GatewayStats {
    * Figures from the thread are at most tens of ms old; exact after flush().
    */
   backlogBytes: number;
+  /** With --assembler spool: what was spooled (nothing is assembled while recording). */
+  spool?: SpoolStats;
 }
 
 const MODE_BITS: Record<KoalaMode, Mode> = {
@@ -85,9 +88,12 @@ export class Gateway extends EventEmitter {
   readonly config: KoalaConfig;
   private readonly log: Logger;
   private readonly ownsLogger: boolean;
-  /** Exactly one of these assembles: the thread in record mode (unless configured inline), else inline. */
+  /** Exactly one of these takes what agents send: the thread in record mode (unless configured inline or spool), else inline. */
   private core: AssemblyCore | undefined;
   private thread: AssemblyThread | undefined;
+  private spool: SpoolWriter | undefined;
+  private spoolPaused = false;
+  private spoolErrors = 0;
   private readonly shim: ShimListener;
   private readonly grpcServer: GrpcAgentServer;
   private timer: NodeJS.Timeout | undefined;
@@ -97,6 +103,7 @@ export class Gateway extends EventEmitter {
   private readonly counters = { linksTotal: 0 };
   private readonly recording: boolean;
   private readonly assembleOnThread: boolean;
+  private readonly spooling: boolean;
   private readonly replayEngine: ReplayEngine | undefined;
   private readonly router: ReplayRouter | undefined;
   private api: ReplayApi | undefined;
@@ -111,6 +118,13 @@ export class Gateway extends EventEmitter {
     this.ownsLogger = ownsLogger;
     this.recording = config.mode !== 'replay';
     this.assembleOnThread = config.mode === 'record' && config.assembler === 'thread';
+    this.spooling = config.mode === 'record' && config.assembler === 'spool';
+    if (config.assembler === 'spool' && config.mode !== 'record') {
+      throw new KoalaError('KOALA_ERR_CONFIG', `assembler spool (KOALA_ASSEMBLER / --assembler) needs mode record, not ${config.mode}: replay needs sessions as they happen`);
+    }
+    if (this.spooling && config.storeDir === undefined) {
+      throw new KoalaError('KOALA_ERR_CONFIG', 'assembler spool (KOALA_ASSEMBLER / --assembler) needs a store directory (KOALA_STORE_DIR / --store) to spool into');
+    }
     if (config.mode !== 'record') {
       this.replayEngine = new ReplayEngine({
         sut: parseHostPort(config.sutAddr),
@@ -211,8 +225,9 @@ export class Gateway extends EventEmitter {
     return [...this.links.values()].map((l) => l.hello.sutName);
   }
 
+  /** The sessions file written now, or with --assembler spool the spool file. */
   get storePath(): string | undefined {
-    return this.assemblyStats().storePath;
+    return this.spool?.path ?? this.assemblyStats().storePath;
   }
 
   stats(): GatewayStats {
@@ -228,14 +243,15 @@ export class Gateway extends EventEmitter {
       events: s.events,
       droppedEvents: a.droppedEventsReported + a.seqGapEvents,
       badFrames: unix.badFrames + grpc.badFrames,
-      storeErrors: s.storeErrors,
-      backlogBytes: this.thread?.backlogBytes() ?? 0,
+      storeErrors: s.storeErrors + (this.spool === undefined ? 0 : this.spoolErrors),
+      backlogBytes: this.thread?.backlogBytes() ?? this.spool?.queuedBytes ?? 0,
+      ...(this.spool === undefined ? {} : { spool: this.spool.stats() }),
     };
   }
 
   /** Assembles everything received so far (see backlogBytes) and writes what the store holds to disk (fsync). */
   async flush(): Promise<void> {
-    await (this.thread ?? this.core)?.flush();
+    await (this.spool ?? this.thread ?? this.core)?.flush();
   }
 
   /** Ends open sessions (GATEWAY_SHUTDOWN), flushes and closes the store, closes the listeners. */
@@ -250,7 +266,8 @@ export class Gateway extends EventEmitter {
     await this.shutdownParts();
     this.log.info('gateway closed', () => {
       const s = this.assemblyStats();
-      return { sessions: s.assembler.sessionsEmitted, events: s.events };
+      const spool = this.spool?.stats();
+      return { sessions: s.assembler.sessionsEmitted, events: s.events, ...(spool && { spooledBatches: spool.batches, spooledBytes: spool.bytes, spoolFiles: spool.files }) };
     });
     if (this.ownsLogger) this.log.close();
   }
@@ -258,12 +275,21 @@ export class Gateway extends EventEmitter {
   private async shutdownParts(): Promise<void> {
     await Promise.allSettled([this.shim.close(), this.grpcServer.close(), this.api?.close(), this.replayEngine?.close()]);
     // After the listeners: every batch received is assembled, then open sessions end (GATEWAY_SHUTDOWN).
-    await (this.thread ?? this.core)?.close();
+    await (this.spool ?? this.thread ?? this.core)?.close();
   }
 
   private async startAssembly(logger: Logger): Promise<void> {
     if (!this.recording) return;
     const config = this.config;
+    if (this.spooling) {
+      this.spool = await SpoolWriter.open(config.storeDir as string, {
+        onError: (err) => {
+          this.spoolErrors++;
+          this.log.error('writing the spool failed; what it could not write is lost and counted', { err });
+        },
+      });
+      return;
+    }
     const assembler = { idleAfterResponseMs: config.sessionIdleMs, bypassAddrs: config.outboundBypassAddrs, maxPayloadBytes: config.maxPayloadBytes };
     if (this.assembleOnThread) {
       this.thread = await AssemblyThread.start(
@@ -302,6 +328,7 @@ export class Gateway extends EventEmitter {
   }
 
   private tick(): void {
+    this.spool?.tick(Date.now());
     this.core?.tick();
     if (this.thread !== undefined) {
       this.thread.tick();
@@ -332,6 +359,7 @@ export class Gateway extends EventEmitter {
         if (this.accepting) {
           this.core?.agentConnected(link.linkId, link.hello);
           this.thread?.agentConnected(link.linkId, link.hello);
+          this.spool?.hello(link.linkId, link.hello, Date.now());
         }
         if (this.accepting) this.safely('replay agentConnected', () => this.router?.agentConnected(link.linkId, link.hello));
         return {
@@ -349,8 +377,12 @@ export class Gateway extends EventEmitter {
         if (this.router !== undefined) this.safely('replay routing', () => this.router?.ingest(link.linkId, events));
         this.core?.ingest(link.linkId, events);
       },
-      // Only with an assembly thread: batches are decoded there, not here.
-      agentBatchFrame: !this.assembleOnThread
+      // Only with an assembly thread (batches are decoded there, not here) or a spool (they are not decoded while recording).
+      agentBatchFrame: this.spooling
+        ? (link: AgentLink, frame: Uint8Array) => {
+            if (this.accepting) this.spoolBatch(link.linkId, frame);
+          }
+        : !this.assembleOnThread
           ? undefined
           : (link: AgentLink, frame: Uint8Array) => {
               if (this.accepting) this.thread?.batch(link.linkId, frame);
@@ -362,9 +394,31 @@ export class Gateway extends EventEmitter {
         if (this.accepting) {
           this.core?.agentDisconnected(link.linkId);
           this.thread?.agentDisconnected(link.linkId);
+          this.spool?.gone(link.linkId, Date.now());
         }
       },
     };
+  }
+
+  /**
+   * Past assemblerBacklogBytes not yet on disk the gateway stops reading from agents, whose own
+   * bounded buffers then drop and count, until the disk has taken half of it.
+   */
+  private spoolBatch(linkId: number, frame: Uint8Array): void {
+    const spool = this.spool as SpoolWriter;
+    spool.batch(linkId, frame, Date.now());
+    const limit = this.config.assemblerBacklogBytes;
+    if (this.spoolPaused || spool.queuedBytes <= limit) return;
+    this.spoolPaused = true;
+    this.log.warn('the disk is behind the spool; reading from agents paused until it catches up', { queuedBytes: spool.queuedBytes });
+    this.shim.setPaused(true);
+    this.grpcServer.setPaused(true);
+    void spool.drained(limit / 2).then(() => {
+      this.spoolPaused = false;
+      this.log.info('the spool caught up; reading from agents again', { queuedBytes: spool.queuedBytes });
+      this.shim.setPaused(false);
+      this.grpcServer.setPaused(false);
+    });
   }
 
   private onSession(session: Session): void {

@@ -6,43 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger, startGateway, type Gateway, type GatewayOptions, type Session } from '../../src/index.js';
 import * as grpc from '@grpc/grpc-js';
-import { AddressFamily, AgentServiceClient, EventKind, Event as EventMsg, type Event } from '../../src/generated/koala/v1/agent.pb.js';
+import { AgentServiceClient, type Event } from '../../src/generated/koala/v1/agent.pb.js';
 import { SessionEndReason } from '../../src/generated/koala/v1/session.pb.js';
 import { AssemblyThread } from '../../src/gateway/assembly-thread.js';
 import { encodeAgentFrame, encodeFrame } from '../../src/ingest/frame-decoder.js';
 import { AgentMessage } from '../../src/generated/koala/v1/agent.pb.js';
 import { readSessions } from '../../src/store/session-reader.js';
 import { batch, hello } from '../ingest/fake-sink.js';
+import { exchanges } from './agent-events.js';
 import { threadNices } from '../helpers/threads.js';
 import { waitFor } from '../helpers/wait.js';
-
-const inet = (port: number) => ({ family: AddressFamily.ADDRESS_FAMILY_INET, ip: Buffer.from([127, 0, 0, 1]), port, path: '' });
-
-/**
- * `n` inbound HTTP exchanges, each on its own connection and with one outbound Redis talk, each
- * connection closed at the end: n complete sessions, as a shim reports them.
- */
-function exchanges(n: number, firstSeq = 1): Event[] {
-  let seq = firstSeq;
-  const ev = (kind: EventKind, connId: number, extra: Partial<Event> = {}): Event =>
-    EventMsg.fromPartial({ seq: BigInt(seq), tsNs: BigInt(seq++) * 1000n, tid: 11n, kind, connId: BigInt(connId), fd: 5, socketType: 1, ...extra } as never);
-  const bytes = (s: string) => ({ payload: Buffer.from(s), payloadLen: BigInt(Buffer.byteLength(s)) });
-  const out: Event[] = [];
-  for (let i = 0; i < n; i++) {
-    const inConn = 2 * i + 1;
-    const outConn = 2 * i + 2;
-    out.push(
-      ev(EventKind.EVENT_KIND_ACCEPT, inConn, { local: inet(8080), peer: inet(40000 + i) }),
-      ev(EventKind.EVENT_KIND_RECV, inConn, bytes(`GET /item/${i} HTTP/1.1\r\nHost: x\r\n\r\n`)),
-      ev(EventKind.EVENT_KIND_CONNECT, outConn, { local: inet(50000 + i), peer: inet(6379) }),
-      ev(EventKind.EVENT_KIND_SEND, outConn, bytes(`*2\r\n$3\r\nGET\r\n$${String(i).length + 5}\r\nitem:${i}\r\n`)),
-      ev(EventKind.EVENT_KIND_RECV, outConn, bytes(`$3\r\nv${String(i).padStart(2, '0').slice(-2)}\r\n`)),
-      ev(EventKind.EVENT_KIND_SEND, inConn, bytes(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${i % 10}`)),
-      ev(EventKind.EVENT_KIND_CLOSE, inConn),
-    );
-  }
-  return out;
-}
 
 /** What a session holds apart from its random id. */
 function content(s: Session): unknown {

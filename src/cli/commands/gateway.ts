@@ -43,7 +43,7 @@ export async function gatewayCommand(argv: string[]): Promise<number> {
   tuneV8ForGateway();
   const gw = await Gateway.start({ ...config, logger });
   const log = logger.child('gateway');
-  if (config.mode === 'record' && config.assembler === 'thread' && config.recordNice > 0) {
+  if (config.mode === 'record' && config.assembler !== 'inline' && config.recordNice > 0) {
     // A recording gateway serves the SUT and must not compete with it. Lowering the assembly
     // thread alone left V8's process-wide GC helpers collecting its garbage at normal priority
     // (~45 % on top of its own time), and the receiving thread's share still cost the SUT
