@@ -745,11 +745,14 @@ export function table(res: MatrixResult, title: string): string {
     }
   }
   const g = res.gateway;
-  lines.push(
-    '',
-    `gateway: ${g.events} events, ${g.sessions} sessions, ${g.storeBytes} bytes stored for ${g.requests} recorded requests ` +
-      `(${(g.events / g.requests).toFixed(1)} events/req, ${(g.storeBytes / g.requests).toFixed(0)} stored bytes/req)`,
-  );
+  lines.push('');
+  // Only when the recording variant ran: the default gateway starts either way.
+  if (g.requests > 0) {
+    lines.push(
+      `gateway: ${g.events} events, ${g.sessions} sessions, ${g.storeBytes} bytes stored for ${g.requests} recorded requests ` +
+        `(${(g.events / g.requests).toFixed(1)} events/req, ${(g.storeBytes / g.requests).toFixed(0)} stored bytes/req)`,
+    );
+  }
   const sp = res.spool;
   if (sp !== undefined) {
     lines.push(

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Logger, startGateway, type Gateway, type GatewayOptions, type Session } from '../../src/index.js';
-import { AgentServiceClient, type AgentMessage } from '../../src/generated/koala/v1/agent.pb.js';
+import { AgentMessage, AgentServiceClient } from '../../src/generated/koala/v1/agent.pb.js';
 import { SessionEndReason } from '../../src/generated/koala/v1/session.pb.js';
 import { isKoalaError } from '../../src/errors.js';
-import { encodeAgentFrame } from '../../src/ingest/frame-decoder.js';
+import { encodeAgentFrame, encodeFrame } from '../../src/ingest/frame-decoder.js';
 import { assembleSpools } from '../../src/spool/assemble-spool.js';
 import { readSessions } from '../../src/store/session-reader.js';
 import { batch, hello } from '../ingest/fake-sink.js';
@@ -132,6 +132,29 @@ describe('Gateway spool (record mode, --assembler spool)', () => {
     expect(logs.some((l) => /spool caught up; reading from agents again/.test(l))).to.equal(true);
     const [o] = await assembleSpools([spoolDir], { assembler: ASSEMBLER, storeDir: spoolDir, logger: Logger.silent() });
     expect(o).to.include({ sessions: 41, droppedEvents: 0, ended: true });
+  });
+
+  it('takes a batch that does not begin with its tag (decoded on arrival) on the thread and in the spool alike', async () => {
+    // An unknown varint field (15) before the batch: valid protobuf no koala agent writes.
+    const odd = (m: AgentMessage) => encodeFrame(Buffer.concat([Buffer.from([0x78, 0x01]), AgentMessage.encode(m).finish()]));
+    const frames = [encodeAgentFrame(hello(83, 'odd')), ...batches(3).map(odd)];
+    const live = await start({ assembler: 'thread' });
+    const s1 = await connectUnix(live.agentSocket);
+    sockets.push(s1);
+    s1.on('data', () => {});
+    s1.write(Buffer.concat(frames));
+    await waitFor('3 sessions', () => (live.stats().sessions >= 3 ? true : undefined), 10_000);
+
+    const spooling = await start({ assembler: 'spool' });
+    const s2 = await connectUnix(spooling.agentSocket);
+    sockets.push(s2);
+    s2.on('data', () => {});
+    s2.write(Buffer.concat(frames));
+    await waitFor('batches spooled', () => (spooling.stats().spool!.batches >= frames.length - 1 ? true : undefined), 10_000);
+    const spoolDir = join(spooling.storePath!, '..');
+    await spooling.close();
+    const [o] = await assembleSpools([spoolDir], { assembler: ASSEMBLER, storeDir: spoolDir, logger: Logger.silent() });
+    expect(o).to.include({ sessions: 3, events: 21, malformedBatches: 0 });
   });
 
   it('refuses a spool outside record mode, or with nowhere to spool', async () => {
