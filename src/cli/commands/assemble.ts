@@ -1,7 +1,7 @@
 /**
  * `koala assemble`: turns spools (recorded with --assembler spool) into sessions. One summary line
- * per spool on stdout; every loss is named on stderr. Exit 1 when a spool was damaged or none was
- * found, else 0.
+ * per spool on stdout; every loss is named on stderr. Exit 1 when a spool was damaged, sessions
+ * could not be written, or no spool was found, else 0.
  */
 import { rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -26,7 +26,8 @@ open sessions end where it does, and it is left in place.
 The assembler's options (--session-idle, --outbound-bypass, --max-payload) must match the
 gateway's for the sessions to be the ones live assembly would have made; the defaults do.
 
-Prints one line per spool; exits 1 if a spool was damaged or no spool was found.
+Prints one line per spool; exits 1 if a spool was damaged, sessions could not be written, or no
+spool was found.
 `;
 
 export async function assembleCommand(argv: string[]): Promise<number> {
@@ -47,19 +48,19 @@ export async function assembleCommand(argv: string[]): Promise<number> {
     logger.close();
     return 1;
   }
-  let damaged = 0;
+  let failed = 0;
   for (const spool of spools) {
     const storeDir = out ?? dirname(spool.files[0] as string);
     const o = await assembleSpool(spool, { assembler, storeDir, logger });
     process.stdout.write(`${summary(o)}\n`);
     for (const line of losses(o)) process.stderr.write(`koala assemble: ${o.stem}: ${line}\n`);
-    if (o.corrupt !== undefined) damaged++;
+    if (o.corrupt !== undefined || o.storeErrors > 0) failed++;
     if (o.ended && o.corrupt === undefined && o.storeErrors === 0 && values.keep !== true) {
       for (const f of spool.files) await rename(f, `${f}.assembled`);
     }
   }
   logger.close();
-  return damaged > 0 ? 1 : 0;
+  return failed > 0 ? 1 : 0;
 }
 
 function summary(o: SpoolOutcome): string {
