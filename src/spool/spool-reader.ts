@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { KoalaError } from '../errors.js';
+import { expandPaths } from '../store/session-reader.js';
 import { RECORD_HEADER_BYTES, readRecordHeader, SPOOL_EXT, SPOOL_MAGIC, type RecordKind } from './spool-format.js';
 
 export interface SpoolRecord {
@@ -27,27 +27,13 @@ const FILE_NAME = new RegExp(`^(.*)-(\\d{4,})\\${SPOOL_EXT}$`);
 
 /**
  * The spools in the given files and directories (a directory's `*.kspool` files), each gateway
- * run's files grouped under its stem and in order. A file named on its own is a spool by itself.
+ * run's files grouped under its stem and in order.
  */
 export async function findSpools(paths: string[]): Promise<Spool[]> {
   const spools = new Map<string, string[]>();
-  for (const p of paths) {
-    let st;
-    try {
-      st = await stat(p);
-    } catch (err) {
-      throw new KoalaError('KOALA_ERR_STORE', `cannot read ${p}: ${(err as Error).message}`, { cause: err });
-    }
-    if (!st.isDirectory()) {
-      spools.set(p, [p]);
-      continue;
-    }
-    for (const name of (await readdir(p)).filter((n) => n.endsWith(SPOOL_EXT)).sort()) {
-      const stem = join(p, FILE_NAME.exec(name)?.[1] ?? name);
-      const files = spools.get(stem) ?? [];
-      files.push(join(p, name));
-      spools.set(stem, files);
-    }
+  for (const file of await expandPaths(paths, SPOOL_EXT)) {
+    const stem = join(dirname(file), FILE_NAME.exec(basename(file))?.[1] ?? basename(file));
+    spools.set(stem, [...(spools.get(stem) ?? []), file]);
   }
   return [...spools].map(([stem, files]) => ({ stem: basename(stem), files }));
 }

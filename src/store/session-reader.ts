@@ -20,7 +20,7 @@ export interface ReadOptions {
  * unterminated last line is a write torn by a crash and is skipped.
  */
 export async function* readSessions(paths: string[], opts: ReadOptions = {}): AsyncIterable<SessionRead> {
-  for (const file of await expand(paths)) {
+  for (const file of await expandPaths(paths)) {
     for await (const { text, line } of lines(file)) {
       if (text.trim() === '') continue;
       try {
@@ -38,7 +38,7 @@ export async function* readSessions(paths: string[], opts: ReadOptions = {}): As
 /** The session with this id, or undefined. Lines that cannot hold the id are not decoded. */
 export async function findSession(paths: string[], id: string): Promise<{ session: Session; file: string; line: number } | undefined> {
   const needle = JSON.stringify(id);
-  for (const file of await expand(paths)) {
+  for (const file of await expandPaths(paths)) {
     for await (const { text, line } of lines(file)) {
       if (!text.includes(needle)) continue;
       try {
@@ -52,7 +52,8 @@ export async function findSession(paths: string[], id: string): Promise<{ sessio
   return undefined;
 }
 
-async function expand(paths: string[]): Promise<string[]> {
+/** The files named, and each directory's files ending in `ext`, in name order. */
+export async function expandPaths(paths: string[], ext = '.jsonl'): Promise<string[]> {
   const files: string[] = [];
   for (const p of paths) {
     let st;
@@ -62,7 +63,7 @@ async function expand(paths: string[]): Promise<string[]> {
       throw new KoalaError('KOALA_ERR_STORE', `cannot read ${p}: ${(err as Error).message}`, { cause: err });
     }
     if (st.isDirectory()) {
-      const names = (await readdir(p)).filter((n) => n.endsWith('.jsonl')).sort();
+      const names = (await readdir(p)).filter((n) => n.endsWith(ext)).sort();
       files.push(...names.map((n) => join(p, n)));
     } else {
       files.push(p);

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { Logger, startGateway, type Gateway, type GatewayOptions, type Session } from '../../src/index.js';
+import { Logger, type Gateway, type GatewayOptions, type Session } from '../../src/index.js';
 import { AgentMessage, AgentServiceClient } from '../../src/generated/koala/v1/agent.pb.js';
 import { SessionEndReason } from '../../src/generated/koala/v1/session.pb.js';
 import { isKoalaError } from '../../src/errors.js';
@@ -13,6 +12,7 @@ import { assembleSpools } from '../../src/spool/assemble-spool.js';
 import { readSessions } from '../../src/store/session-reader.js';
 import { batch, hello } from '../ingest/fake-sink.js';
 import { exchanges, inboundExchange } from '../gateway/agent-events.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { connectUnix } from '../helpers/unix-socket.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -43,24 +43,14 @@ function batches(n: number): AgentMessage[] {
 }
 
 describe('Gateway spool (record mode, --assembler spool)', () => {
-  let dir: string;
-  let logs: string[];
-  const gateways: Gateway[] = [];
+  const gateways: TestGateway[] = [];
   const sockets: Socket[] = [];
   const clients: AgentServiceClient[] = [];
 
-  const start = async (opts: GatewayOptions): Promise<Gateway> => {
-    const sub = await mkdtemp(join(dir, 'gw-'));
-    const gw = await startGateway({
-      mode: 'record',
-      storeDir: join(sub, 'store'),
-      agentSocket: join(sub, 'a.sock'),
-      agentGrpcAddr: '127.0.0.1:0',
-      logger: Logger.create({ level: 'DEBUG', destination: { write: (l) => void logs.push(l), close() {} } }),
-      ...opts,
-    });
-    gateways.push(gw);
-    return gw;
+  const start = async (opts: GatewayOptions): Promise<TestGateway> => {
+    const tg = await startTestGateway(opts);
+    gateways.push(tg);
+    return tg;
   };
 
   /** The same agent traffic each time: a shim link and a gRPC link, 20 exchanges each, and one session left open. */
@@ -82,32 +72,27 @@ describe('Gateway spool (record mode, --assembler spool)', () => {
     return shimBatches.length + grpcBatches.length;
   };
 
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'koala-gwspool-'));
-    logs = [];
-  });
   afterEach(async () => {
     for (const s of sockets.splice(0)) s.destroy();
     for (const c of clients.splice(0)) c.close();
     for (const g of gateways.splice(0)) await g.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('assembles nothing while recording, and koala assemble later stores exactly the sessions the assembly thread does', async () => {
     const live = await start({ assembler: 'thread' });
-    await send(live);
+    await send(live.gateway);
     await waitFor('40 sessions', () => (live.stats().sessions >= 40 ? true : undefined), 10_000);
-    const liveDir = join(live.storePath!, '..');
-    await live.close();
+    const liveDir = live.storeDir;
+    await live.close({ keep: true });
     const fromLive = await sessionsIn(liveDir);
 
     const spooling = await start({ assembler: 'spool' });
-    const sent = await send(spooling);
+    const sent = await send(spooling.gateway);
     await waitFor('every batch spooled', () => (spooling.stats().spool!.batches >= sent ? true : undefined), 10_000);
     expect(spooling.stats()).to.include({ sessions: 0, events: 0 });
-    expect(spooling.storePath).to.match(/spool-.*\.kspool$/);
-    const spoolDir = join(spooling.storePath!, '..');
-    await spooling.close();
+    expect(spooling.gateway.storePath).to.match(/spool-.*\.kspool$/);
+    const spoolDir = spooling.storeDir;
+    await spooling.close({ keep: true });
     expect(spooling.stats().spool).to.include({ batches: sent, recordsDropped: 0 });
 
     const outcomes = await assembleSpools([spoolDir], { assembler: ASSEMBLER, storeDir: spoolDir, logger: Logger.silent() });
@@ -124,12 +109,12 @@ describe('Gateway spool (record mode, --assembler spool)', () => {
 
   it('stops reading from agents while the disk is behind the bound, resumes, and loses nothing', async () => {
     const gw = await start({ assembler: 'spool', assemblerBacklogBytes: 1 });
-    const sent = await send(gw);
+    const sent = await send(gw.gateway);
     await waitFor('every batch spooled', () => (gw.stats().spool!.batches >= sent ? true : undefined), 10_000);
-    const spoolDir = join(gw.storePath!, '..');
-    await gw.close();
-    expect(logs.some((l) => /disk is behind the spool; reading from agents paused/.test(l))).to.equal(true);
-    expect(logs.some((l) => /spool caught up; reading from agents again/.test(l))).to.equal(true);
+    const spoolDir = gw.storeDir;
+    await gw.close({ keep: true });
+    expect(gw.logs.some((l) => /disk is behind the spool; reading from agents paused/.test(l))).to.equal(true);
+    expect(gw.logs.some((l) => /spool caught up; reading from agents again/.test(l))).to.equal(true);
     const [o] = await assembleSpools([spoolDir], { assembler: ASSEMBLER, storeDir: spoolDir, logger: Logger.silent() });
     expect(o).to.include({ sessions: 41, droppedEvents: 0, ended: true });
   });
@@ -151,8 +136,8 @@ describe('Gateway spool (record mode, --assembler spool)', () => {
     s2.on('data', () => {});
     s2.write(Buffer.concat(frames));
     await waitFor('batches spooled', () => (spooling.stats().spool!.batches >= frames.length - 1 ? true : undefined), 10_000);
-    const spoolDir = join(spooling.storePath!, '..');
-    await spooling.close();
+    const spoolDir = spooling.storeDir;
+    await spooling.close({ keep: true });
     const [o] = await assembleSpools([spoolDir], { assembler: ASSEMBLER, storeDir: spoolDir, logger: Logger.silent() });
     expect(o).to.include({ sessions: 3, events: 21, malformedBatches: 0 });
   });

@@ -124,7 +124,7 @@ describe('JsonlSessionStore', () => {
     const errors: KoalaError[] = [];
     const store = await JsonlSessionStore.open(root, { onError: (e) => errors.push(e) });
     // Closing the handle under the store makes the next write fail.
-    await (store as unknown as { fh: { close(): Promise<void> } }).fh.close();
+    await (store as unknown as { files: { fh: { close(): Promise<void> } } }).files.fh.close();
     store.append(sampleSession());
     await store.flush();
     store.append(sampleSession({ id: 'after' }));
