@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../config/load-config.js';
 import type { KoalaConfig, KoalaMode } from '../config/options.js';
-import { AgentMessage, Mode, type AgentConfig, type Event } from '../generated/koala/v1/agent.pb.js';
+import { Mode, type AgentConfig, type Event } from '../generated/koala/v1/agent.pb.js';
 import type { Session } from '../generated/koala/v1/session.pb.js';
 import type { AgentLink, AgentSink } from '../ingest/agent-sink.js';
 import { GrpcAgentServer } from '../ingest/grpc-agent-server.js';
@@ -376,13 +376,6 @@ export class Gateway extends EventEmitter {
         // Replay first: the mapping must be known before the mock needs it.
         if (this.router !== undefined) this.safely('replay routing', () => this.router?.ingest(link.linkId, events));
         this.core?.ingest(link.linkId, events);
-        // A batch that did not start with its tag (no koala agent writes one) was decoded by the
-        // transport; the thread and the spool take frames, so it goes on re-encoded.
-        if (this.thread !== undefined || this.spool !== undefined) {
-          const frame = AgentMessage.encode({ body: { $case: 'batch', value: { events } } }).finish();
-          if (this.spool !== undefined) this.spoolBatch(link.linkId, frame);
-          else this.thread?.batch(link.linkId, frame);
-        }
       },
       // Only with an assembly thread (batches are decoded there, not here) or a spool (they are not decoded while recording).
       agentBatchFrame: this.spooling

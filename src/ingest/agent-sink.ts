@@ -24,9 +24,9 @@ export interface AgentSink {
   /** A batch of events from one agent, in the order the agent sent them. */
   agentEvents(link: AgentLink, events: Event[]): void;
   /**
-   * When present, batches arrive here undecoded instead (an AgentMessage{batch} as the agent
-   * sent it; valid only during the call): the sink decodes them where it assembles them. A batch
-   * found malformed later is reported with link.abort.
+   * When present, every batch arrives here instead, as the agent sent it (an AgentMessage{batch};
+   * valid only during the call): the sink decodes it where it assembles it. A batch found
+   * malformed later is reported with link.abort.
    */
   agentBatchFrame?(link: AgentLink, frame: Uint8Array): void;
   /** The link ended (clean close, error, or garbage). reason is human-readable. */

@@ -35,16 +35,24 @@ export class AgentStream {
   }
 
   /**
-   * Applies one encoded AgentMessage. A batch (tag of field 2 first, as every agent writes it)
-   * goes to a sink that takes frames without being decoded here; anything else is decoded.
+   * Applies one encoded AgentMessage. A batch goes to a sink that takes frames as it came: without
+   * being decoded here when it begins with its tag (as every koala agent writes it), else after a
+   * decode that shows it is one (valid protobuf in another field order; the sink's decoder takes
+   * it). Anything else is decoded and applied here.
    */
   handleFrame(frame: Uint8Array): void {
     if (this.ended) return;
-    if (frame[0] === BATCH_TAG && this.current !== undefined && this.sink.agentBatchFrame !== undefined) {
-      this.sink.agentBatchFrame(this.current, frame);
+    const takesFrames = this.current !== undefined && this.sink.agentBatchFrame !== undefined;
+    if (takesFrames && frame[0] === BATCH_TAG) {
+      this.sink.agentBatchFrame?.(this.current as AgentLink, frame);
       return;
     }
-    this.handle(decodeAgentMessage(frame));
+    const msg = decodeAgentMessage(frame);
+    if (takesFrames && msg.body?.$case === 'batch') {
+      this.sink.agentBatchFrame?.(this.current as AgentLink, frame);
+      return;
+    }
+    this.handle(msg);
   }
 
   /** Applies one message; throws KoalaError KOALA_ERR_PROTOCOL when it breaks the protocol. */

@@ -30,7 +30,7 @@ export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
 const KINDS = new Set<number>([RecordKind.Hello, RecordKind.Batch, RecordKind.Gone, RecordKind.Tick, RecordKind.End]);
 
-export function isRecordKind(k: number): k is RecordKind {
+function isRecordKind(k: number): k is RecordKind {
   return KINDS.has(k);
 }
 
